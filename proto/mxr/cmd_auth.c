@@ -1,0 +1,2 @@
+#include "cli.h"
+int cmd_auth(int argc, char **argv) { return cli_fail(argv[0], "verb pending"); }

@@ -34,7 +34,7 @@ static void all_twelve_in_order(void **state)
     unsigned n;
     const struct mxr_room_version *all = mxr_room_versions(&n);
     assert_int_equal(n, 12);
-    char want[4];
+    char want[12];
     for (unsigned i = 0; i < n; i++) {
         snprintf(want, sizeof want, "%u", i + 1);
         assert_string_equal(all[i].id, want);
@@ -46,7 +46,7 @@ static void state_resolution_algorithms(void **state)
 {
     assert_int_equal(rv("1")->state_res, MXR_STATERES_V1);
     for (int i = 2; i <= 11; i++) {
-        char id[4];
+        char id[12];
         snprintf(id, sizeof id, "%d", i);
         assert_int_equal(rv(id)->state_res, MXR_STATERES_V2);
     }

@@ -176,7 +176,7 @@ def main():
 
     # Single values, one process each, freshly formatted. Sanitizer builds
     # start slowly, so they get fewer (the batches still cover every value).
-    n_single = 50 if os.environ.get("MXR_SANITIZED") == "1" else 300
+    n_single = 50 if os.environ.get("MXR_SANITIZED") == "yes" else 300
     singles = 0
     for v in values[:n_single]:
         singles += 1

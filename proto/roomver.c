@@ -9,9 +9,11 @@
 
 static const struct mxr_room_version ROOM_VERSIONS[] = {
     { .id = "1", .event_format = MXR_EVFMT_V1, .state_res = MXR_STATERES_V1, .redaction = MXR_REDACT_V1,
-      V1_5_COMMON, .event_id_needs_signature_of_domain = true },
+      V1_5_COMMON, .event_id_needs_signature_of_domain = true,
+      .redaction_auth_rule = true },
     { .id = "2", .event_format = MXR_EVFMT_V1, .state_res = MXR_STATERES_V2, .redaction = MXR_REDACT_V1,
-      V1_5_COMMON, .event_id_needs_signature_of_domain = true },
+      V1_5_COMMON, .event_id_needs_signature_of_domain = true,
+      .redaction_auth_rule = true },
     { .id = "3", .event_format = MXR_EVFMT_V2, .state_res = MXR_STATERES_V2, .redaction = MXR_REDACT_V1,
       V1_5_COMMON },
     { .id = "4", .event_format = MXR_EVFMT_V3, .state_res = MXR_STATERES_V2, .redaction = MXR_REDACT_V1,

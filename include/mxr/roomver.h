@@ -49,6 +49,8 @@ struct mxr_room_version {
     bool privileged_creators;               /* v12: creators (sender + additional_creators) have infinite power */
     bool room_id_is_create_hash;            /* v12: room ID derived from the create event; create not in auth_events */
     bool event_id_needs_signature_of_domain;/* v1-v2: the event_id's domain must also have signed */
+    bool redaction_auth_rule;               /* v1-v2: auth rule 11 (redact level, or same event_id domain);
+                                               v3+ moved it to "Handling redactions" */
 };
 
 /* The version, or NULL with M_UNSUPPORTED_ROOM_VERSION. */

@@ -82,6 +82,7 @@ static void flags_start_where_the_spec_says(void **state)
         { offsetof(struct mxr_room_version, redacts_in_content), 11, 12 },
         { offsetof(struct mxr_room_version, privileged_creators), 12, 12 },
         { offsetof(struct mxr_room_version, room_id_is_create_hash), 12, 12 },
+        { offsetof(struct mxr_room_version, redaction_auth_rule), 1, 2 },
     };
     unsigned n;
     const struct mxr_room_version *all = mxr_room_versions(&n);

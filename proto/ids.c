@@ -199,12 +199,16 @@ int mxr_id_check_user(const char *s, enum mxr_user_grammar g, struct mxr_err *er
     return 0;
 }
 
-/* A 43-character unpadded base64 reference hash (SHA-256) of `v`. */
+/* A 43-character unpadded base64 reference hash (SHA-256) of `v`, in its
+ * canonical spelling: IDs are compared as strings, so the decoder's leniency
+ * about stray trailing bits must not let two spellings name one hash. */
 static bool hash_body(const char *b, enum mxr_b64_variant v)
 {
     uint8_t out[32];
+    char again[44];
     size_t n = strlen(b);
-    return n == 43 && mxr_b64_decode(out, sizeof out, b, n, v, NULL) == 32;
+    return n == 43 && mxr_b64_decode(out, sizeof out, b, n, v, NULL) == 32 &&
+           mxr_b64_encode(again, sizeof again, out, 32, v) == 43 && memcmp(again, b, 43) == 0;
 }
 
 /* Room IDs. */

@@ -1,0 +1,171 @@
+"""What a case sees: the target(s), the fake servers, a recording client,
+capability checks and fixtures."""
+import traceback
+
+from . import fixtures
+from .core import Skip
+from .http import HttpClient
+from .xmatrix import header, request_signature
+
+_SAME = object()
+
+
+class Target:
+    def __init__(self, server_name, base_url, ca_file=None, log=None, pid=None):
+        self.server_name = server_name
+        self.base_url = base_url.rstrip("/")
+        self.ca_file = ca_file
+        self.log = log
+        self.pid = pid
+
+    def __repr__(self):
+        return "Target(%s at %s)" % (self.server_name, self.base_url)
+
+
+class Run:
+    """State shared by all cases of a run."""
+
+    def __init__(self, targets, fakes, unreachable, schema=None, strict=False, room_version="11"):
+        self.targets = targets
+        self.fakes = fakes
+        self.unreachable = unreachable     # a server name nobody answers for
+        self.schema = schema
+        self.strict = strict
+        self.room_version = room_version
+        self.client = HttpClient()         # for probes and key lookups: not recorded
+        self.fixtures = fixtures.FixtureCache()
+        self._caps = {}
+        self._keys = {}
+
+    def capability(self, target, name):
+        from .capabilities import probe
+        key = (target.base_url, name)
+        if key not in self._caps:
+            self._caps[key] = probe(self, target, name)
+        return self._caps[key]
+
+    def target_keys(self, server_name):
+        """{key_id: key} of a target, from its key server: how the fake servers
+        check the X-Matrix signatures of the targets' requests."""
+        for t in self.targets:
+            if t.server_name != server_name:
+                continue
+            if server_name not in self._keys:
+                ex = self.client.request(t.base_url, "GET", "/_matrix/key/v2/server", ca_file=t.ca_file)
+                j = ex.json if ex.status == 200 else None
+                vk = (j or {}).get("verify_keys") if isinstance(j, dict) else None
+                self._keys[server_name] = {k: v.get("key") for k, v in (vk or {}).items() if isinstance(v, dict)}
+            return self._keys[server_name]
+        return {}
+
+
+class Context:
+    def __init__(self, run, case):
+        self.run = run
+        self.case = case
+        self.exchanges = []
+        self.schema_errors = []
+        self.schema_exchange = None
+        self._cleanups = []
+        self.http = HttpClient(recorder=self._record)
+        self._current_target = None
+
+    # ---- who is who ----
+    @property
+    def target(self):
+        return self.run.targets[0]
+
+    @property
+    def targets(self):
+        return self.run.targets
+
+    @property
+    def fake(self):
+        return self.run.fakes["fake"]
+
+    def fake_server(self, label):
+        return self.run.fakes[label]
+
+    @property
+    def unreachable(self):
+        return self.run.unreachable
+
+    # ---- requests ----
+    def _record(self, ex):
+        self.exchanges.append(ex)
+        if self.run.schema is not None and self._current_target is not None:
+            errs = self.run.schema.validate(ex)
+            if errs:
+                self.schema_errors += errs
+                if self.schema_exchange is None:
+                    self.schema_exchange = ex
+
+    def request(self, method, path, body=None, *, target=None, as_=None, auth=None, headers=None,
+                destination=_SAME, header_destination=_SAME, sign_content=_SAME, sign_uri=None, sign_method=None,
+                signing_key=None, key_id=None, origin=None, timeout=None):
+        """A request to a target (the first by default). With as_=FakeServer it
+        is signed with X-Matrix as that server; the sign_* arguments make the
+        signature cover something other than what is sent, destination is what
+        is signed, header_destination what the header says (None: left out)."""
+        t = target or self.target
+        hdrs = dict(headers or {})
+        if auth is not None:
+            hdrs["Authorization"] = auth
+        elif as_ is not None:
+            dest = t.server_name if destination is _SAME else destination
+            hdest = dest if header_destination is _SAME else header_destination
+            content = body if sign_content is _SAME else sign_content
+            if isinstance(content, (bytes, str)):
+                content = None
+            key = signing_key or as_.signing_key
+            org = origin or as_.server_name
+            sig = request_signature(key, org, dest, sign_method or method, sign_uri or path, content)
+            hdrs["Authorization"] = header(org, hdest, key_id or "%s:%s" % (key.alg, key.version), sig)
+        self._current_target = t if t in self.run.targets else None
+        try:
+            return self.http.request(t.base_url, method, path, body, hdrs, ca_file=t.ca_file, timeout=timeout)
+        finally:
+            self._current_target = None
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def signed(self, method, path, body=None, **kw):
+        """A request signed as the primary fake server (or as_=...)."""
+        kw.setdefault("as_", self.fake)
+        return self.request(method, path, body, **kw)
+
+    # ---- capabilities and fixtures ----
+    def capability(self, name, target=None):
+        return self.run.capability(target or self.target, name)
+
+    def require(self, *names, target=None):
+        for n in names:
+            o = self.capability(n, target)
+            if not o.offered:
+                raise Skip(o.reason, o.kind)
+
+    def room(self, version=None, kind="public", target=None):
+        """A room on the target that the primary fake server has joined (see fixtures.py)."""
+        self.require("room", target=target)
+        t = target or self.target
+        v = str(version or self.run.room_version)
+        return self.run.fixtures.get((t.base_url, v, kind), lambda: fixtures.make_relay_room(self, t, v, kind))
+
+    def on_fake(self, fake, method, pattern, fn):
+        """A route on a fake server for the duration of this case."""
+        token = fake.route(method, pattern, fn)
+        self.cleanup(lambda: fake.remove_route(token))
+
+    def cleanup(self, fn):
+        self._cleanups.append(fn)
+
+    def run_cleanups(self):
+        errors = []
+        for fn in reversed(self._cleanups):
+            try:
+                fn()
+            except Exception:
+                errors.append(traceback.format_exc(limit=2))
+        self._cleanups = []
+        return errors

@@ -12,9 +12,13 @@
  * - "-0" is read by jansson as the integer 0 and so canonicalises to 0, as
  *   Python does; it is not rejected even in strict mode.
  * - Without MXR_JSON_STRICT (room versions 1-5) floats and integers beyond
- *   2^53 parse, but mxr_canonical_json refuses them: reproducing Python's
- *   float repr is not supported. Integers beyond the 64-bit range cannot be
- *   represented by jansson at all and are reported as M_BAD_JSON.
+ *   2^53 parse. mxr_canonical_json refuses both; mxr_canonical_json_lax
+ *   writes such integers as they are (what Python, Synapse and
+ *   gomatrixserverlib hash and sign for those rooms: the appendix warns that
+ *   their "integers might not be in the range") and still refuses floats:
+ *   reproducing Python's float repr is not supported. Integers beyond the
+ *   64-bit range cannot be represented by jansson at all and are reported as
+ *   M_BAD_JSON.
  * - Duplicate keys: without MXR_JSON_NO_DUPLICATES the last one wins, as in
  *   Python (which is what remote servers hashed).
  * - "\u0000" is allowed in string values (JSON_ALLOW_NUL) and serialised as
@@ -332,7 +336,9 @@ static int member_cmp(const void *a, const void *b)
     return (x->keylen > y->keylen) - (x->keylen < y->keylen);
 }
 
-static int put_value(struct sbuf *b, const json_t *v, const struct jpath *path, int depth,
+/* any_int: integers outside the canonical range are written as they are
+ * (mxr_canonical_json_lax); floats are refused either way. */
+static int put_value(struct sbuf *b, const json_t *v, const struct jpath *path, int depth, bool any_int,
                      struct mxr_err *err)
 {
     if (depth > MXR_JSON_WALK_MAX_DEPTH)
@@ -349,7 +355,7 @@ static int put_value(struct sbuf *b, const json_t *v, const struct jpath *path, 
         return 0;
     case JSON_INTEGER:
     case JSON_REAL: {
-        if (check_value(v, path, depth, err) < 0)
+        if ((!any_int || json_is_real(v)) && check_value(v, path, depth, err) < 0)
             return -1;
         char num[32];
         int w = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -365,7 +371,7 @@ static int put_value(struct sbuf *b, const json_t *v, const struct jpath *path, 
             struct jpath sub = { path, NULL, 0, i };
             if (i)
                 sb_putc(b, ',');
-            if (put_value(b, json_array_get(v, i), &sub, depth + 1, err) < 0)
+            if (put_value(b, json_array_get(v, i), &sub, depth + 1, any_int, err) < 0)
                 return -1;
         }
         sb_putc(b, ']');
@@ -393,7 +399,7 @@ static int put_value(struct sbuf *b, const json_t *v, const struct jpath *path, 
                 sb_putc(b, ',');
             put_string(b, m[i].key, m[i].keylen);
             sb_putc(b, ':');
-            if (put_value(b, m[i].value, &sub, depth + 1, err) < 0) {
+            if (put_value(b, m[i].value, &sub, depth + 1, any_int, err) < 0) {
                 free(m);
                 return -1;
             }
@@ -406,14 +412,14 @@ static int put_value(struct sbuf *b, const json_t *v, const struct jpath *path, 
     return mxr_err_set(err, "M_BAD_JSON", "unknown JSON value type");
 }
 
-char *mxr_canonical_json(const json_t *v, size_t *len, struct mxr_err *err)
+static char *serialise(const json_t *v, bool any_int, size_t *len, struct mxr_err *err)
 {
     if (!v) {
         mxr_err_set(err, "M_BAD_JSON", "no JSON value to serialise");
         return NULL;
     }
     struct sbuf b = { 0 };
-    if (put_value(&b, v, NULL, 0, err) < 0) {
+    if (put_value(&b, v, NULL, 0, any_int, err) < 0) {
         free(b.p);
         return NULL;
     }
@@ -427,4 +433,14 @@ char *mxr_canonical_json(const json_t *v, size_t *len, struct mxr_err *err)
     if (len)
         *len = b.len;
     return b.p;
+}
+
+char *mxr_canonical_json(const json_t *v, size_t *len, struct mxr_err *err)
+{
+    return serialise(v, false, len, err);
+}
+
+char *mxr_canonical_json_lax(const json_t *v, size_t *len, struct mxr_err *err)
+{
+    return serialise(v, true, len, err);
 }

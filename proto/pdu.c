@@ -60,7 +60,8 @@ static int check_size(const json_t *pdu, const struct mxr_room_version *rv, stru
 {
     size_t len;
     struct mxr_err e2 = {0};
-    char *s = mxr_canonical_json(pdu, &len, &e2);
+    char *s = rv->strict_canonical_json ? mxr_canonical_json(pdu, &len, &e2)
+                                        : mxr_canonical_json_lax(pdu, &len, &e2);
     if (!s) {
         if (rv->strict_canonical_json)
             return mxr_err_set(err, e2.errcode, "%s", e2.msg);

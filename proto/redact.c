@@ -3,8 +3,12 @@
  * "Redactions" (v8), v9-redactions.md (v9-v10), v11-redactions.md (v11-v12)).
  *
  * Decisions where the spec text leaves room:
- * - `content` absent stays absent; a `content` that is not an object becomes
- *   {} ("stripped of all keys").
+ * - `content` absent or not an object becomes {} ("stripped of all keys").
+ *   An absent one is added because Synapse and gomatrixserverlib do: their
+ *   published signing vectors for a content-less event (hash
+ *   6tJjLpXtggfke8UxFhAKg82QVkJzvKOVOOSjUDK4ZSI, signature 2Wptgo4...) sign
+ *   a redacted copy holding "content":{} (ruma leaves it absent; a PDU
+ *   without content is malformed anyway).
  * - v11+ m.room.member: `third_party_invite` is kept, reduced to its `signed`
  *   key, when it is an object (an object without `signed` becomes {}, as
  *   Synapse does, since its hashes are what peers compute); otherwise dropped.
@@ -160,13 +164,10 @@ json_t *mxr_event_redact(const json_t *pdu, const struct mxr_room_version *rv, s
         if (copy_key(out, pdu, *k) < 0)
             goto oom;
     }
-    json_t *content = json_object_get(pdu, "content");
-    if (content) {
-        json_t *type = json_object_get(pdu, "type");
-        json_t *kept = redact_content(content, json_string_value(type), rv);
-        if (!kept || json_object_set_new(out, "content", kept) != 0)
-            goto oom;
-    }
+    json_t *type = json_object_get(pdu, "type");
+    json_t *kept = redact_content(json_object_get(pdu, "content"), json_string_value(type), rv);
+    if (!kept || json_object_set_new(out, "content", kept) != 0)
+        goto oom;
     return out;
 oom:
     json_decref(out);

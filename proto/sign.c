@@ -31,7 +31,11 @@ char *mxr_sign_payload(const json_t *obj, size_t *len, struct mxr_err *err)
     }
     json_object_del(copy, "signatures");
     json_object_del(copy, "unsigned");
-    char *s = mxr_canonical_json(copy, len, err);
+    /* Integers beyond 2^53 are signed as written, as the reference encoder
+     * does: events of room versions 1-5 carry them and must verify. Where
+     * the canonical range is required (v6+ events, keys, requests) the
+     * parser (MXR_JSON_STRICT) or the PDU format check refuses them first. */
+    char *s = mxr_canonical_json_lax(copy, len, err);
     json_decref(copy);
     return s;
 }

@@ -37,4 +37,11 @@ int mxr_json_check_strict(const json_t *v, struct mxr_err *err);
  * Fails (NULL, M_BAD_JSON) on reals or integers outside the canonical range. */
 char *mxr_canonical_json(const json_t *v, size_t *len, struct mxr_err *err);
 
+/* As mxr_canonical_json, but integers outside the canonical range (anything
+ * jansson holds in 64 bits) are written as they are, the way the reference
+ * encoder does: events of room versions 1-5 may carry them ("integers might
+ * not be in the range", appendices, Canonical JSON) and their hashes and
+ * signatures cover them. Floats are still refused. */
+char *mxr_canonical_json_lax(const json_t *v, size_t *len, struct mxr_err *err);
+
 #endif

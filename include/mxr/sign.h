@@ -17,7 +17,9 @@
 #include "mxr/keys.h"
 
 /* The bytes a signature covers: canonical JSON of obj (an object) without
- * `signatures` and `unsigned`. malloc'd, NUL-terminated, length in *len. */
+ * `signatures` and `unsigned`. malloc'd, NUL-terminated, length in *len.
+ * Integers beyond 2^53 are encoded as written (mxr_canonical_json_lax:
+ * room versions 1-5 events carry them); floats are refused. */
 char *mxr_sign_payload(const json_t *obj, size_t *len, struct mxr_err *err);
 
 /* Signs obj in place as `entity` (a server name) with key: adds

@@ -3,6 +3,7 @@
  * a PDU" steps 1-3). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -96,6 +97,23 @@ int cmd_event_id(int argc, char **argv)
     return rc;
 }
 
+/* Room versions 1-5 events may hold integers beyond 2^53 (appendices,
+ * Canonical JSON warning): printed as written, as their hashes cover them. */
+static int print_event(const char *verb, const json_t *ev, const struct mxr_room_version *rv)
+{
+    if (rv->strict_canonical_json)
+        return cli_print_canonical(verb, ev);
+    struct mxr_err err = {0};
+    size_t len;
+    char *s = mxr_canonical_json_lax(ev, &len, &err);
+    if (!s)
+        return cli_fail_err(verb, &err);
+    fwrite(s, 1, len, stdout);
+    fputc('\n', stdout);
+    free(s);
+    return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+}
+
 int cmd_redact(int argc, char **argv)
 {
     const struct mxr_room_version *rv;
@@ -105,7 +123,7 @@ int cmd_redact(int argc, char **argv)
         return rc;
     struct mxr_err err = {0};
     json_t *r = mxr_event_redact(ev, rv, &err);
-    rc = r ? cli_print_canonical(argv[0], r) : cli_fail_err(argv[0], &err);
+    rc = r ? print_event(argv[0], r, rv) : cli_fail_err(argv[0], &err);
     json_decref(r);
     json_decref(ev);
     return rc;

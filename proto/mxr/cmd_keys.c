@@ -34,6 +34,23 @@ static int parse_opts(int argc, char **argv, const struct option *opts, const ch
     return optind == argc ? 0 : -1;
 }
 
+/* A signed PDU of room versions 1-5 may hold integers beyond 2^53
+ * (appendices, Canonical JSON warning): printed as written and signed so. */
+static int print_signed(const json_t *obj, const struct mxr_room_version *rv)
+{
+    if (!rv || rv->strict_canonical_json)
+        return cli_print_canonical("sign", obj);
+    struct mxr_err err = {0};
+    size_t len;
+    char *s = mxr_canonical_json_lax(obj, &len, &err);
+    if (!s)
+        return cli_fail_err("sign", &err);
+    fwrite(s, 1, len, stdout);
+    fputc('\n', stdout);
+    free(s);
+    return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+}
+
 static void print_public(const struct mxr_signing_key *k)
 {
     char pub[MXR_KEY_B64_LEN + 1];
@@ -125,7 +142,7 @@ int cmd_sign(int argc, char **argv)
     else if ((rv ? mxr_pdu_sign(obj, rv, server, &k, &err) : mxr_sign_json(obj, server, &k, &err)) < 0)
         rc = cli_fail_err("sign", &err);
     else
-        rc = cli_print_canonical("sign", obj);
+        rc = print_signed(obj, rv);
     json_decref(obj);
     mxr_key_wipe(&k);
     return rc;

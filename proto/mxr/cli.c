@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,9 +80,37 @@ int cli_usage(const char *usage)
 
 int cli_print_canonical(const char *verb, const json_t *v)
 {
+    return cli_print_json(verb, v, false);
+}
+
+int cli_room_version_only(int argc, char **argv, const char *usage, const struct mxr_room_version **rv)
+{
+    static const struct option opts[] = {
+        { "room-version", required_argument, NULL, 'v' },
+        { 0 },
+    };
+    const char *version = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 'v')
+            return cli_usage(usage);
+        version = optarg;
+    }
+    if (optind != argc || !version)
+        return cli_usage(usage);
+    struct mxr_err err = {0};
+    if (!(*rv = mxr_room_version_get(version, &err)))
+        return cli_fail_err(argv[0], &err);
+    return CLI_OK;
+}
+
+int cli_print_json(const char *verb, const json_t *v, bool lax)
+{
     struct mxr_err err = {0};
     size_t len;
-    char *s = mxr_canonical_json(v, &len, &err);
+    char *s = lax ? mxr_canonical_json_lax(v, &len, &err) : mxr_canonical_json(v, &len, &err);
     if (!s)
         return cli_fail_err(verb, &err);
     fwrite(s, 1, len, stdout);

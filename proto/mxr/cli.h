@@ -4,9 +4,11 @@
 #define MXR_CLI_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mxr/error.h"
+#include "mxr/roomver.h"
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
@@ -24,8 +26,15 @@ int cli_fail_err(const char *verb, const struct mxr_err *err);
 /* Prints the usage line on stderr, returns CLI_USAGE. */
 int cli_usage(const char *usage);
 
-/* Writes the canonical JSON of v and a newline to stdout; CLI_OK or CLI_FAIL. */
+/* Writes the canonical JSON of v and a newline to stdout; CLI_OK or CLI_FAIL.
+ * lax: integers beyond 2^53 are written as they are (room versions 1-5,
+ * whose hashes cover them; mxr_canonical_json_lax). */
 int cli_print_canonical(const char *verb, const json_t *v);
+int cli_print_json(const char *verb, const json_t *v, bool lax);
+
+/* For verbs whose only option is --room-version V: CLI_OK with *rv set, else
+ * the exit code to return (usage, or an unsupported version). */
+int cli_room_version_only(int argc, char **argv, const char *usage, const struct mxr_room_version **rv);
 
 /* Verbs (one file each under proto/mxr/). argv[0] is the verb name. */
 int cmd_canonical(int argc, char **argv);

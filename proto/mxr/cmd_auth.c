@@ -163,29 +163,14 @@ out:
 
 int cmd_auth(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "room-version", required_argument, NULL, 'v' },
-        { 0 },
-    };
-    const char *version = NULL;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 'v')
-            return cli_usage(USAGE);
-        version = optarg;
-    }
-    if (optind != argc || !version)
-        return cli_usage(USAGE);
-    struct mxr_err err = {0};
-    const struct mxr_room_version *rv = mxr_room_version_get(version, &err);
-    if (!rv)
-        return cli_fail_err(argv[0], &err);
+    const struct mxr_room_version *rv;
+    int rc = cli_room_version_only(argc, argv, USAGE, &rv);
+    if (rc != CLI_OK)
+        return rc;
     json_t *in = cli_read_json(MXR_JSON_NO_DUPLICATES);
     if (!in)
         return CLI_FAIL;
-    int rc = run(argv[0], rv, in);
+    rc = run(argv[0], rv, in);
     json_decref(in);
     return rc;
 }

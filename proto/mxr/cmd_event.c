@@ -101,17 +101,7 @@ int cmd_event_id(int argc, char **argv)
  * Canonical JSON warning): printed as written, as their hashes cover them. */
 static int print_event(const char *verb, const json_t *ev, const struct mxr_room_version *rv)
 {
-    if (rv->strict_canonical_json)
-        return cli_print_canonical(verb, ev);
-    struct mxr_err err = {0};
-    size_t len;
-    char *s = mxr_canonical_json_lax(ev, &len, &err);
-    if (!s)
-        return cli_fail_err(verb, &err);
-    fwrite(s, 1, len, stdout);
-    fputc('\n', stdout);
-    free(s);
-    return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+    return cli_print_json(verb, ev, !rv->strict_canonical_json);
 }
 
 int cmd_redact(int argc, char **argv)

@@ -60,26 +60,11 @@ static int load_events(const char *verb, const struct mxr_room_version *rv, cons
 
 int cmd_resolve(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "room-version", required_argument, NULL, 'r' },
-        { 0 },
-    };
-    const char *version = NULL;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 'r')
-            return cli_usage(USAGE);
-        version = optarg;
-    }
-    if (!version || optind != argc)
-        return cli_usage(USAGE);
-
+    const struct mxr_room_version *rv;
+    int src = cli_room_version_only(argc, argv, USAGE, &rv);
+    if (src != CLI_OK)
+        return src;
     struct mxr_err err = {0};
-    const struct mxr_room_version *rv = mxr_room_version_get(version, &err);
-    if (!rv)
-        return cli_fail_err(argv[0], &err);
     json_t *in = cli_read_json(MXR_JSON_NO_DUPLICATES);
     if (!in)
         return CLI_FAIL;

@@ -7,7 +7,8 @@
  * m.room.member (each: candidates by ascending depth then descending
  * sha1(event_id); the first goes into R unchecked, each next one while it
  * passes the auth rules in state R), then every other type (the candidate
- * with the highest depth and lowest sha1(event_id) that passes auth in R).
+ * with the highest depth and lowest sha1(event_id) that passes auth in R;
+ * the least deep one when none passes, see resolve_other_key).
  * Where the spec leaves the order open — several conflicted keys of one
  * type — keys are taken in (type, state_key) byte order so that every server
  * gets the same R.
@@ -84,8 +85,12 @@ static void resolve_auth_key(struct sr_graph *g, int32_t *r, const struct cand *
 }
 
 /* Other types: the highest depth, then lowest sha1(event_id), that passes
- * auth in R — the candidates in reverse of their sorted order. None passing
- * leaves the key out of R (the spec names no fallback). */
+ * auth in R — the candidates in reverse of their sorted order. When none
+ * passes the spec names no outcome; the last candidate tried (least depth,
+ * highest sha1) stays, as in Synapse, whose behaviour this algorithm
+ * describes and whose published v1 cases expect it (tests/test_state.py
+ * test_branch_have_perms_conflict): dropping the key would make this
+ * server's state of a room version 1 room differ from every other's. */
 static void resolve_other_key(struct sr_graph *g, int32_t *r, const struct cand *c, size_t n, size_t *rejected)
 {
     for (size_t i = n; i-- > 0;) {
@@ -93,8 +98,10 @@ static void resolve_other_key(struct sr_graph *g, int32_t *r, const struct cand 
             r[c[i].key] = c[i].node;
             return;
         }
-        (*rejected)++;
+        if (i > 0)
+            (*rejected)++;
     }
+    r[c[0].key] = c[0].node;
 }
 
 json_t *sr_resolve_v1(struct sr_graph *g, const struct sr_set *sets, size_t n_sets,

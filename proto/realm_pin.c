@@ -6,8 +6,10 @@
  * (32 passes, 16 MiB, one lane, 64 bytes out). They differ in the salt:
  * jb1 feeds Argon2 a variable-length salt, which libsodium's crypto_pwhash
  * (16-byte salts only) cannot take; sodium1 hashes that same salt down to
- * 16 bytes with BLAKE2b first.
+ * 16 bytes with BLAKE2b first. jb1 therefore runs on libargon2 (the
+ * reference implementation, Debian's libargon2-dev), sodium1 on libsodium.
  */
+#include <argon2.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -82,6 +84,30 @@ int mxr_realm_pin_salt_sodium1(uint8_t salt[16], const uint8_t version[MXR_REALM
     return 0;
 }
 
+/* jb1 (§2.2 "PIN KDF"): argon2id_hash_raw(t = 32, m = 16384 KiB, p = 1) over
+ * the variable-length salt, as Juicebox's Standard2019 mode does. */
+static int pin_hash_jb1(uint8_t access_key[MXR_REALM_ACCESS_KEY_BYTES], uint8_t enc_seed[MXR_REALM_ENC_SEED_BYTES],
+                        const uint8_t *pin, size_t pin_len, const uint8_t version[MXR_REALM_VERSION_BYTES],
+                        const uint8_t *info, size_t info_len, struct mxr_err *err)
+{
+    uint8_t salt[JB1_SALT_MAX];
+    long salt_len = mxr_realm_pin_salt_jb1(salt, sizeof salt, version, info, info_len, err);
+    if (salt_len < 0)
+        return -1;
+    uint8_t stretched[MXR_REALM_PIN_HASH_BYTES];
+    int rc = argon2id_hash_raw(MXR_REALM_PIN_OPSLIMIT, MXR_REALM_PIN_MEMLIMIT / 1024, 1, pin, pin_len, salt,
+                               (size_t)salt_len, stretched, sizeof stretched);
+    if (rc != ARGON2_OK) {
+        sodium_memzero(stretched, sizeof stretched);
+        return mxr_err_set(err, rc == ARGON2_MEMORY_ALLOCATION_ERROR ? "M_UNKNOWN" : "M_INVALID_PARAM",
+                           "Argon2id (jb1): %s", argon2_error_message(rc));
+    }
+    memcpy(access_key, stretched, MXR_REALM_ACCESS_KEY_BYTES);
+    memcpy(enc_seed, stretched + MXR_REALM_ACCESS_KEY_BYTES, MXR_REALM_ENC_SEED_BYTES);
+    sodium_memzero(stretched, sizeof stretched);
+    return 0;
+}
+
 int mxr_realm_pin_hash(uint8_t access_key[MXR_REALM_ACCESS_KEY_BYTES], uint8_t enc_seed[MXR_REALM_ENC_SEED_BYTES],
                        enum mxr_realm_profile profile, const uint8_t *pin, size_t pin_len,
                        const uint8_t version[MXR_REALM_VERSION_BYTES], const uint8_t *info, size_t info_len,
@@ -91,10 +117,7 @@ int mxr_realm_pin_hash(uint8_t access_key[MXR_REALM_ACCESS_KEY_BYTES], uint8_t e
         return mxr_err_set(err, "M_INVALID_PARAM", "PIN is %zu bytes; it must be 1-%d", pin ? pin_len : 0,
                            MXR_REALM_PIN_MAX);
     if (profile == MXR_REALM_PROFILE_JB1)
-        return mxr_err_set(err, "M_UNRECOGNIZED",
-                           "profile jb1 needs Argon2id with a %zu-byte salt; libsodium takes 16 bytes and this build "
-                           "has no libargon2 (use sodium1)",
-                           (size_t)(8 + MXR_REALM_VERSION_BYTES) + info_len);
+        return pin_hash_jb1(access_key, enc_seed, pin, pin_len, version, info, info_len, err);
     if (profile != MXR_REALM_PROFILE_SODIUM1)
         return mxr_err_set(err, "M_INVALID_PARAM", "unknown realm crypto profile %d", (int)profile);
     if (sodium_init() < 0)

@@ -52,6 +52,8 @@ struct mxr_config {
     int log_level;                       /* enum mxr_log_level */
     bool registration_enabled;
     char *default_room_version;
+    char *registration_shared_secret;    /* NULL: the shared-secret registration API is off */
+    char *public_baseurl;                /* NULL: https://server_name */
 };
 
 /* Parses YAML text (source names the origin in messages, e.g. the file

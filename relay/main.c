@@ -20,16 +20,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "relay/client/client.h"
 #include "relay/config.h"
+#include "relay/federation/edus.h"
 #include "relay/federation/federation.h"
 #include "relay/federation/fedclient.h"
+#include "relay/federation/fedout.h"
+#include "relay/federation/inbound.h"
 #include "relay/federation/keyring.h"
 #include "relay/federation/xmatrix.h"
 #include "relay/http/http.h"
 #include "relay/http/listener.h"
 #include "relay/http/tls.h"
 #include "relay/log.h"
+#include "relay/realm/realm.h"
+#include "relay/rooms/rooms.h"
 #include "relay/server.h"
+#include "relay/store/store.h"
 
 #define EMBEDDED_SERVER_NAME "localhost:8448"
 #define EMBEDDED_DATA_DIR "./data"
@@ -40,6 +47,7 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: mxrelay [--config FILE]\n"
             "       mxrelay --generate-config --server-name NAME --data-dir DIR [--config FILE]\n"
+            "       mxrelay --config FILE register-user USER [--password P | --password-file F] [--admin]\n"
             "       mxrelay --help | --version\n"
             "\n"
             "Without --config, mxrelay runs with the embedded default: server name %s,\n"
@@ -139,6 +147,48 @@ static int64_t clock_of_server(void *ctx)
     return mxr_server_now(ctx);
 }
 
+/* The store under data_dir/store, and the services over it: the rooms
+ * pipeline (event keys from the keyring, notices to the server's hook), the
+ * inbound federation context and the EDU store. */
+static int open_services(struct mxr_server *srv, struct mxr_err *err)
+{
+    const struct mxr_config *cfg = srv->cfg;
+    char *path = join(cfg->data_dir, "store");
+    if (!path)
+        return mxr_err_set(err, "M_UNKNOWN", "out of memory");
+    struct mxr_store_options so = { .path = path };
+    srv->store = mxr_store_open(&so, err);
+    if (!srv->store) {
+        mxr_err_prefix(err, "store %s", path);
+        free(path);
+        return -1;
+    }
+    mxr_log(&srv->log, MXR_LOG_INFO, NULL, "store: %s", path);
+    free(path);
+    struct mxr_rooms_deps rd = {
+        .server_name = cfg->server_name, .key = &srv->key, .store = srv->store,
+        .keys = { mxr_keyring_lookup, srv->keyring }, .clock = clock_of_server, .clock_ctx = srv,
+        .notify = mxr_server_rooms_notify, .notify_ctx = srv, .default_room_version = cfg->default_room_version,
+    };
+    if (!(srv->rooms = mxr_rooms_new(&rd, err)) || !(srv->inbound = mxr_inbound_new(NULL, err)) ||
+        !(srv->edus = mxr_edu_store_new(err)))
+        return -1;
+    return 0;
+}
+
+/* After the listeners stopped: nothing uses the services any more. */
+static void close_services(struct mxr_server *srv)
+{
+    mxr_edu_store_free(srv->edus);
+    mxr_inbound_free(srv->inbound);
+    mxr_rooms_free(srv->rooms);
+    mxr_store_close(srv->store);   /* drains pending writes first */
+    srv->edus = NULL;
+    srv->inbound = NULL;
+    srv->rooms = NULL;
+    srv->store = NULL;
+}
+
 static bool any_https(const struct mxr_config *cfg)
 {
     for (size_t i = 0; i < cfg->n_listeners; i++)
@@ -222,8 +272,9 @@ static int run(const char *config_path)
         .server_name = cfg.server_name, .key = &srv.key, .clock = clock_of_server, .clock_ctx = &srv,
         .fetch = mxr_fedclient_fetch_keys, .fetch_ctx = srv.fed,
     };
-    if (!(srv.keyring = mxr_keyring_new(&deps, &err)) ||
-        mxr_router_add(&router, MXR_FEDERATION_ROUTES, MXR_FEDERATION_N_ROUTES, &err) < 0)
+    if (!(srv.keyring = mxr_keyring_new(&deps, &err)) || open_services(&srv, &err) < 0 ||
+        mxr_router_add(&router, MXR_FEDERATION_ROUTES, MXR_FEDERATION_N_ROUTES, &err) < 0 ||
+        mxr_client_start(&srv, &router, &err) < 0 || mxr_realm_start(&srv, &router, &err) < 0)
         goto out;
 
     /* Signals go to sigwait() below, not to handlers on random threads:
@@ -235,6 +286,8 @@ static int run(const char *config_path)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (!(srv.fedout = mxr_fedout_start(&srv, &err)))   /* after the signal mask: it starts threads */
+        goto out;
     struct mxr_http_tls tls = { cert, key };
     if (!(srv.http = mxr_http_start(&srv, &router, &tls, &err)))
         goto out;
@@ -243,6 +296,7 @@ static int run(const char *config_path)
     while (sigwait(&stop_signals, &sig) != 0)
         ;
     mxr_log(lg, MXR_LOG_INFO, NULL, "%s received: finishing requests in flight, then stopping", strsignal(sig));
+    mxr_client_shutdown(srv.client);
     mxr_http_stop(srv.http, DRAIN_MS);
     srv.http = NULL;
     status = 0;
@@ -250,6 +304,11 @@ out:
     if (status)
         mxr_log(lg, MXR_LOG_ERROR, NULL, "%s", err.msg[0] ? err.msg : "start-up failed");
     mxr_http_stop(srv.http, 0);
+    mxr_client_free(srv.client);
+    mxr_realm_free(srv.realm);
+    mxr_fedout_stop(srv.fedout);   /* before the store closes: it completes what is in flight */
+    srv.fedout = NULL;
+    close_services(&srv);
     mxr_keyring_free(srv.keyring);
     mxr_fedclient_free(srv.fed);
     mxr_router_free(&router);
@@ -267,6 +326,11 @@ out:
 
 int main(int argc, char **argv)
 {
+    /* A closed pipe is an error to report, not a signal to die of (also for
+     * `mxrelay --help | grep -q ...`, which stops reading early). */
+    signal(SIGPIPE, SIG_IGN);
+    if (mxr_client_cli_wants(argc, argv))   /* mxrelay --config F register-user USER ... */
+        return mxr_client_cli_main(argc, argv);
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },       { "generate-config", no_argument, NULL, 'g' },
         { "server-name", required_argument, NULL, 's' },  { "data-dir", required_argument, NULL, 'd' },

@@ -119,7 +119,10 @@ def join_pdu(ctx, room, user=None, mutate=None, fake=None):
     user = user or new_user(ctx, fake)
     tmpl = template(ctx, room, user)
     if mutate:
-        tmpl = mutate(copy.deepcopy(tmpl)) or tmpl
+        # mutate may edit the copy in place (returning None) or return a new event
+        changed = copy.deepcopy(tmpl)
+        result = mutate(changed)
+        tmpl = changed if result is None else result
     return room.model.finish_template(fake, tmpl)
 
 

@@ -1,6 +1,7 @@
 """server-server-api §Retrieving events (events.yaml), §Backfilling and
 retrieving missing events (backfill.yaml), §Retrieving event authorisation
 information (event_auth.yaml)."""
+import base64
 import secrets
 
 from lib import case, check, expect_error, expect_json
@@ -16,6 +17,13 @@ SP_EA = "server-server-api §Retrieving event authorisation information (event_a
 
 def nowhere(ctx):
     return "!conformance-nowhere-%s:%s" % (secrets.token_hex(4), ctx.target.server_name)
+
+
+def unknown_event_id():
+    """A well-formed event ID nobody has (the hash form of room versions 4+:
+    '$' and the unpadded URL-safe base64 of 32 bytes), so that "unknown" is
+    not confused with "malformed"."""
+    return "$" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
 
 
 def ids_of(room, pdus):
@@ -35,7 +43,7 @@ def fresh_message(ctx, room, body="retrieval"):
 @case("event.unknown", section=S_EV, spec=SP_EV, requires=("event",))
 def event_unknown(ctx):
     """GET /event of an unknown event ID is 404 M_NOT_FOUND"""
-    expect_error(ctx.signed("GET", FED + "/v1/event/" + q("$conformance-%s" % secrets.token_hex(8))), 404,
+    expect_error(ctx.signed("GET", FED + "/v1/event/" + q(unknown_event_id())), 404,
                  "M_NOT_FOUND")
 
 
@@ -119,7 +127,7 @@ def state_ids_missing_event_id(ctx):
 def state_ids_unknown_event(ctx):
     """state_ids at an unknown event is 404 M_NOT_FOUND"""
     room = ctx.room()
-    expect_error(state_ids(ctx, room, "$conformance-%s" % secrets.token_hex(8)), 404, "M_NOT_FOUND")
+    expect_error(state_ids(ctx, room, unknown_event_id()), 404, "M_NOT_FOUND")
 
 
 @case("state_ids.not_in_room", section=S_EV, spec=SP_EV + ": 403 M_FORBIDDEN when the requesting server is not in the room",
@@ -293,7 +301,7 @@ def event_auth_join(ctx):
 def event_auth_unknown(ctx):
     """event_auth of an unknown event is 404 M_NOT_FOUND"""
     room = ctx.room()
-    ex = ctx.signed("GET", FED + "/v1/event_auth/%s/%s" % (q(room.room_id), q("$conformance-%s" % secrets.token_hex(6))))
+    ex = ctx.signed("GET", FED + "/v1/event_auth/%s/%s" % (q(room.room_id), q(unknown_event_id())))
     expect_error(ex, 404, "M_NOT_FOUND")
 
 

@@ -2,8 +2,8 @@
 capability checks and fixtures."""
 import traceback
 
-from . import fixtures
-from .core import Skip
+from . import fixtures, reach
+from .core import UNAVAILABLE, Skip
 from .http import HttpClient
 from .xmatrix import header, request_signature
 
@@ -25,17 +25,30 @@ class Target:
 class Run:
     """State shared by all cases of a run."""
 
-    def __init__(self, targets, fakes, unreachable, schema=None, strict=False, room_version="11"):
+    def __init__(self, targets, fakes, unreachable, schema=None, strict=False, room_version="11", fake_ca=None,
+                 check_reach=False):
         self.targets = targets
         self.fakes = fakes
         self.unreachable = unreachable     # a server name nobody answers for
         self.schema = schema
         self.strict = strict
         self.room_version = room_version
+        self.fake_ca = fake_ca             # the CA file of the fake servers' certificates
+        self.check_reach = check_reach     # target mode: probe whether the target can fetch the fakes' keys
         self.client = HttpClient()         # for probes and key lookups: not recorded
         self.fixtures = fixtures.FixtureCache()
         self._caps = {}
         self._keys = {}
+        self._reach = {}
+
+    def reach(self, target, fake):
+        """None when target can fetch fake's keys, else why not (see reach.py)."""
+        if not self.check_reach:
+            return None
+        key = (target.base_url, fake.label)
+        if key not in self._reach:
+            self._reach[key] = reach.probe(self, target, fake)
+        return self._reach[key]
 
     def capability(self, target, name):
         from .capabilities import probe
@@ -43,6 +56,11 @@ class Run:
         if key not in self._caps:
             self._caps[key] = probe(self, target, name)
         return self._caps[key]
+
+    def unreached_fakes(self):
+        """The fake servers some target could not fetch the keys of."""
+        labels = {label for (_, label), why in self._reach.items() if why}
+        return [f for f in self.fakes.values() if f.label in labels]
 
     def target_keys(self, server_name):
         """{key_id: key} of a target, from its key server: how the fake servers
@@ -121,6 +139,11 @@ class Context:
             org = origin or as_.server_name
             sig = request_signature(key, org, dest, sign_method or method, sign_uri or path, content)
             hdrs["Authorization"] = header(org, hdest, key_id or "%s:%s" % (key.alg, key.version), sig)
+        if t in self.run.targets:
+            for f in reach.fakes_needed(self.run, method, path, body, hdrs):
+                why = self.run.reach(t, f)
+                if why:
+                    raise Skip(why, UNAVAILABLE)
         self._current_target = t if t in self.run.targets else None
         try:
             return self.http.request(t.base_url, method, path, body, hdrs, ca_file=t.ca_file, timeout=timeout)

@@ -12,6 +12,7 @@ import re
 import secrets
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -136,13 +137,16 @@ class _Server(ThreadingHTTPServer):
         # Headers and body go out in two writes: without this, Nagle and the
         # peer's delayed ACK add ~40 ms to every response.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.fake.note_connection()
         if self.ssl_ctx:
             # The handshake runs on the handler's thread, at its first read.
             sock = self.ssl_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr
 
     def handle_error(self, request, client_address):
-        pass   # TLS failures and closed connections of the peer are its business
+        # TLS failures and closed connections of the peer are its business; they
+        # are only noted, to explain why a target cannot fetch our keys (reach.py).
+        self.fake.note_transport_error(sys.exc_info()[1])
 
 
 class FakeServer:
@@ -165,6 +169,9 @@ class FakeServer:
         self.rooms = {}                  # room ID -> events.Room this server takes part in
         self.transactions = []           # (txn ID, origin, body) of every /send received
         self.log = []                    # FakeRequest of every request received
+        self.connections = 0             # TCP connections accepted
+        self.transport_errors = 0        # connections that failed (TLS handshake, reset, ...)
+        self.last_transport_error = None
         self._cv = threading.Condition()
         self._routes = []                # [token, method, regex, fn]
         self._thread = None
@@ -275,6 +282,17 @@ class FakeServer:
                 if left <= 0:
                     return None
                 self._cv.wait(left)
+
+    def note_connection(self):
+        with self._cv:
+            self.connections += 1
+            self._cv.notify_all()
+
+    def note_transport_error(self, exc):
+        with self._cv:
+            self.transport_errors += 1
+            self.last_transport_error = "%s: %s" % (type(exc).__name__, exc)
+            self._cv.notify_all()
 
     def requests_matching(self, predicate):
         with self._cv:

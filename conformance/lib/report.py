@@ -6,6 +6,7 @@ import os
 
 RESULTS = ("pass", "fail", "error", "schema", "skip")
 SEVERITY = {"error": 0, "fail": 1, "schema": 2, "skip": 3, "pass": 4}
+ORDER = sorted(SEVERITY, key=SEVERITY.get)   # worst first: the order of rows, sections, bars and tallies
 KEYS = ("id", "section", "spec", "title", "result", "reason", "duration_ms", "requires", "request", "response",
         "schema_errors")
 
@@ -29,24 +30,62 @@ def write_json(path, meta, results):
 
 
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d232a;background:#fafbfc}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d9dee3;padding-bottom:4px}
-.meta{color:#57606a;margin-bottom:16px} .meta code{background:#eef1f4;padding:1px 4px;border-radius:3px}
-.counts{display:flex;gap:10px;flex-wrap:wrap;margin:12px 0 8px}
-.count{padding:8px 14px;border-radius:6px;background:#eef1f4;min-width:70px;text-align:center}
-.count b{display:block;font-size:20px}
-.pass{background:#dafbe1}.fail{background:#ffebe9}.error{background:#ffd8b5}.schema{background:#fff8c5}.skip{background:#eaeef2}
-table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d9dee3}
-th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eceff2;vertical-align:top}
-th{background:#f3f5f7;font-weight:600}
-td.res{font-weight:600;text-transform:uppercase;font-size:12px;width:60px}
-td.id{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;white-space:nowrap}
-td.ms{text-align:right;color:#57606a;width:60px}
-details{margin-top:4px} summary{cursor:pointer;color:#0969da}
-pre{background:#f6f8fa;border:1px solid #e1e4e8;padding:8px;overflow:auto;max-height:420px;white-space:pre-wrap;
-word-break:break-all;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace}
-.reason{white-space:pre-wrap}
-.spec{color:#57606a;font-size:12px}
+:root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--soft:#f6f8fa;--pass:#1a7f37;--fail:#cf222e;--error:#bc4c00;
+--schema:#9a6700;--skip:#6e7781}
+*{box-sizing:border-box}
+body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","DejaVu Sans",sans-serif;margin:0;
+color:var(--fg);background:#fff}
+main{max-width:1200px;margin:0 auto;padding:24px 28px 48px}
+h1{font-size:24px;margin:0 0 6px;font-weight:650}
+h2{font-size:17px;margin:0;font-weight:650}
+code,.mono{font-family:ui-monospace,SFMono-Regular,"DejaVu Sans Mono",Menlo,Consolas,monospace}
+.meta{color:var(--muted);margin:0 0 18px}
+.meta code{background:var(--soft);border:1px solid var(--line);padding:0 5px;border-radius:4px;color:var(--fg)}
+.note{color:var(--muted);font-size:13px;margin:10px 0 0}
+.counts{display:flex;gap:10px;flex-wrap:wrap;margin:0 0 8px}
+.count{border:1px solid var(--line);border-top:4px solid var(--c);border-radius:6px;padding:8px 14px 6px;
+min-width:92px;background:#fff}
+.count b{display:block;font-size:24px;line-height:1.1;font-variant-numeric:tabular-nums}
+.count span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.count.zero b{color:#b0b7be}
+.pass{--c:var(--pass)}.fail{--c:var(--fail)}.error{--c:var(--error)}.schema{--c:var(--schema)}.skip{--c:var(--skip)}
+.bar{display:flex;height:8px;border-radius:4px;overflow:hidden;background:#eaeef2}
+.bar i{display:block;background:var(--c)}
+.overall{margin:14px 0 26px;max-width:640px}
+nav{border:1px solid var(--line);border-radius:8px;padding:10px 14px;margin:0 0 28px;columns:2 300px;column-gap:32px}
+nav a{display:grid;grid-template-columns:1fr 120px;gap:10px;align-items:center;padding:3px 0;color:var(--fg);
+text-decoration:none;break-inside:avoid}
+nav a:hover .name{text-decoration:underline}
+nav .name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+nav .name small{color:var(--muted);margin-left:6px}
+section{margin:0 0 30px}
+.sechead{display:flex;align-items:baseline;gap:12px;flex-wrap:wrap;margin:0 0 8px;padding-bottom:6px;
+border-bottom:1px solid var(--line)}
+.sechead .tally{color:var(--muted);font-size:13px}
+.tally b{font-weight:650;color:var(--c)}
+table{border-collapse:collapse;width:100%;table-layout:fixed;border:1px solid var(--line);border-radius:6px}
+col.c-res{width:82px}col.c-id{width:31%}col.c-ms{width:78px}
+th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #eaeef2;vertical-align:top;overflow-wrap:anywhere}
+th{background:var(--soft);font-weight:600;font-size:12px;color:var(--muted);text-transform:uppercase;
+letter-spacing:.04em}
+tr.r-fail td,tr.r-error td{background:#fff8f7}
+tr.r-schema td{background:#fffcf0}
+td.res{padding-top:7px}
+.badge{display:inline-block;min-width:50px;text-align:center;border-radius:10px;padding:1px 8px;font-size:11px;
+font-weight:700;letter-spacing:.04em;text-transform:uppercase;color:#fff;background:var(--c)}
+td.id{font-family:ui-monospace,SFMono-Regular,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12.5px}
+td.ms{text-align:right;color:var(--muted);font-variant-numeric:tabular-nums;white-space:nowrap}
+.spec{color:var(--muted);font-size:12px}
+.reason{margin-top:4px;white-space:pre-wrap}
+tr.r-fail .reason,tr.r-error .reason{color:#82071e}
+tr.r-skip .reason{color:var(--muted);font-size:13px}
+details{margin-top:6px}
+summary{cursor:pointer;color:#0969da;font-size:13px}
+.ex b{display:block;font-size:12px;margin:8px 0 2px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
+pre{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:8px 10px;margin:0;overflow:auto;
+max-height:360px;white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.45 ui-monospace,SFMono-Regular,
+"DejaVu Sans Mono",Menlo,Consolas,monospace}
+footer{color:var(--muted);font-size:12px;margin-top:36px}
 """
 
 
@@ -71,24 +110,36 @@ def _http_block(title, obj):
         except (ValueError, TypeError):
             pass
         lines += ["", body]
-    return "<div><b>%s</b><pre>%s</pre></div>" % (_e(title), _e("\n".join(lines)))
+    return "<b>%s</b><pre>%s</pre>" % (_e(title), _e("\n".join(lines)))
+
+
+def _bar(c, total):
+    """A stacked bar of the counts: inline widths, no external style."""
+    if not total:
+        return "<div class=bar></div>"
+    return "<div class=bar>%s</div>" % "".join(
+        "<i class=%s style='width:%.3f%%'></i>" % (k, 100.0 * c[k] / total) for k in ORDER if c.get(k))
 
 
 def _row(r):
+    """One case: result, id, title + spec + reason, and for a case that did
+    not pass the exchange that decided it (collapsed)."""
     res = r["result"]
-    detail = ""
-    if res != "pass" or r.get("schema_errors"):
-        parts = ["<div class=reason>%s</div>" % _e(r.get("reason"))]
-        if r.get("schema_errors"):
-            parts.append("<b>Schema violations</b><pre>%s</pre>" % _e("\n".join(r["schema_errors"])))
-        parts.append(_http_block("Request", r.get("request")))
-        parts.append(_http_block("Response", r.get("response")))
-        summary = (r.get("reason") or res).splitlines()[0][:160] if r.get("reason") else res
-        detail = "<details%s><summary>%s</summary>%s</details>" % (
-            " open" if res in ("fail", "error") else "", _e(summary), "".join(parts))
-    return ("<tr class=%s><td class='res %s'>%s</td><td class=id>%s</td><td>%s<div class=spec>%s</div>%s</td>"
-            "<td class=ms>%s ms</td></tr>" % (res, res, res, _e(r["id"]), _e(r.get("title")), _e(r.get("spec")),
-                                              detail, _e(r.get("duration_ms"))))
+    parts = ["%s<div class=spec>%s</div>" % (_e(r.get("title")), _e(r.get("spec")))]
+    if r.get("reason") and res != "pass":
+        parts.append("<div class=reason>%s</div>" % _e(r["reason"]))
+    evidence = []
+    if r.get("schema_errors"):
+        evidence.append("<b>Schema violations</b><pre>%s</pre>" % _e("\n".join(r["schema_errors"])))
+    if res in ("fail", "error", "schema"):
+        evidence += [_http_block("Request", r.get("request")), _http_block("Response", r.get("response"))]
+    evidence = [x for x in evidence if x]
+    if evidence:
+        parts.append("<details><summary>%s</summary><div class=ex>%s</div></details>" % (
+            "request and response" if res != "pass" else "schema violations", "".join(evidence)))
+    return ("<tr class='r-%s' id='case-%s' data-result=%s><td class=res><span class='badge %s'>%s</span></td>"
+            "<td class=id>%s</td><td>%s</td><td class=ms>%s ms</td></tr>"
+            % (res, _e(r["id"]), res, res, res, _e(r["id"]), "".join(parts), _e(r.get("duration_ms"))))
 
 
 def write_html(path, meta, results):
@@ -101,29 +152,47 @@ def write_html(path, meta, results):
         return min(SEVERITY[r["result"]] for r in rs)
 
     order = sorted(sections, key=lambda s: (worst(sections[s]), s))
+    anchor = {s: "sec-%d" % i for i, s in enumerate(order, 1)}
+    bad = c["fail"] + c["error"] + c["schema"]
+    verdict = "%d not passing" % bad if bad else "no failures"
     out = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
            "<meta name=viewport content='width=device-width,initial-scale=1'>",
-           "<title>mxrelay conformance report</title><style>%s</style></head><body>" % CSS,
+           "<title>Conformance: %s, %s</title><style>%s</style></head><body><main>" % (
+               _e(meta.get("target_server_name")), verdict, CSS),
            "<h1>Matrix federation conformance report</h1>",
-           "<div class=meta>target <code>%s</code> (%s) &middot; %s &middot; %s cases%s</div>" % (
+           "<p class=meta>target <code>%s</code> at <code>%s</code> &middot; started %s &middot; %d cases "
+           "&middot; room version %s%s</p>" % (
                _e(meta.get("target_server_name")), _e(meta.get("target_url")), _e(meta.get("started")),
-               len(results), " &middot; strict" if meta.get("strict") else ""),
+               len(results), _e(meta.get("room_version")), " &middot; strict" if meta.get("strict") else ""),
            "<div class=counts>"]
     for k in RESULTS:
-        out.append("<div class='count %s'><b>%d</b>%s</div>" % (k, c.get(k, 0), k))
+        out.append("<div class='count %s%s'><b>%d</b><span>%s</span></div>" % (
+            k, "" if c.get(k) else " zero", c.get(k, 0), k))
     out.append("</div>")
+    out.append("<div class=overall>%s</div>" % _bar(c, len(results)))
     if meta.get("schema_validation") is False:
-        out.append("<div class=meta>Responses were not checked against the spec's OpenAPI schemas "
-                   "(run with --spec-dir).</div>")
+        out.append("<p class=note>Responses were not checked against the spec's OpenAPI schemas "
+                   "(run with --spec-dir).</p>")
+    out.append("<nav aria-label=sections>")
+    for s in order:
+        sc = counts(sections[s])
+        out.append("<a href='#%s'><span class=name>%s<small>%s</small></span>%s</a>" % (
+            anchor[s], _e(s), _e(", ".join("%d %s" % (sc[k], k) for k in ORDER if sc.get(k))),
+            _bar(sc, len(sections[s]))))
+    out.append("</nav>")
     for s in order:
         rs = sorted(sections[s], key=lambda r: (SEVERITY[r["result"]], r["id"]))
         sc = counts(rs)
-        out.append("<h2>%s <span class=spec>%s</span></h2>" % (
-            _e(s), _e(", ".join("%d %s" % (sc[k], k) for k in RESULTS if sc.get(k)))))
-        out.append("<table><tr><th>result</th><th>case</th><th>what</th><th>time</th></tr>")
+        tally = " &middot; ".join("<b class=%s>%d</b> %s" % (k, sc[k], k) for k in ORDER if sc.get(k))
+        out.append("<section id=%s data-section='%s'><div class=sechead><h2>%s</h2><span class=tally>%s</span>"
+                   "</div>" % (anchor[s], _e(s), _e(s), tally))
+        out.append("<table class=results><colgroup><col class=c-res><col class=c-id><col><col class=c-ms></colgroup>"
+                   "<thead><tr><th>result</th><th>case</th><th>what</th><th>time</th></tr></thead><tbody>")
         out += [_row(r) for r in rs]
-        out.append("</table>")
-    out.append("</body></html>\n")
+        out.append("</tbody></table></section>")
+    out.append("<footer>Written by conformance/run. Sections and the cases in them are ordered worst first: "
+               "error, fail, schema, skip, pass.</footer>")
+    out.append("</main></body></html>\n")
     with open(path, "w") as f:
         f.write("\n".join(out))
 

@@ -17,6 +17,7 @@ from . import report, selftest, tls
 from .context import Context, Run, Target
 from .core import CASES, NOT_IMPLEMENTED, Fail, Skip
 from .fakeserver import FakeServer
+from .http import HttpClient
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # conformance/
 FAKE_LABELS = ("fake", "second", "flaky", "badsig", "wrongname", "rotated")
@@ -35,6 +36,8 @@ target must reach and trust them:
   * their certificates are issued by a throwaway CA written to WORK/fake-ca/ca.crt
     (or by --fake-ca-cert/--fake-ca-key): the target must trust it (mxrelay:
     federation_ca_file) and allow private addresses (federation_allow_private_addresses).
+A target that cannot fetch the fake servers' keys (probed once per fake) cannot check
+the requests they sign: the cases that need it are skipped, saying what was seen.
 """
 
 
@@ -137,6 +140,23 @@ def closed_port():
     return s
 
 
+def target_problem(t):
+    """Target mode: None if the target answers over HTTPS with a certificate
+    the suite trusts, else a message saying what to change."""
+    ex = HttpClient(timeout=15).request(t.base_url, "GET", "/_matrix/key/v2/server", ca_file=t.ca_file)
+    if not ex.error:
+        return None
+    msg = "cannot talk to the target at %s: %s" % (t.base_url, ex.error)
+    if "CERTIFICATE_VERIFY_FAILED" in ex.error:
+        if "mismatch" in ex.error or "not valid for" in ex.error:
+            msg += ("\n  the host of --target must be a name its certificate holds (a certificate for the server "
+                    "name %s wants e.g. --target https://%s)" % (t.server_name, t.server_name if ":" in t.server_name
+                                                                   else t.server_name + ":8448"))
+        else:
+            msg += "\n  give the CA that issued its certificate (or the self-signed certificate itself) with --ca FILE"
+    return msg
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="conformance/run", description=USAGE,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -204,6 +224,11 @@ def main(argv=None):
             print("conformance: --spec-dir: %s" % e, file=sys.stderr)
             return 2
 
+    if a.target:
+        problem = target_problem(Target(a.server_name, a.target, os.path.abspath(a.ca) if a.ca else None))
+        if problem:
+            print("conformance: " + problem, file=sys.stderr)
+            return 2
     work = os.path.abspath(a.work_dir) if a.work_dir else tempfile.mkdtemp(prefix="mxr-conformance-")
     os.makedirs(work, exist_ok=True)
     fakes, extra, spawn_dir, unreachable_sock = {}, [], None, closed_port()
@@ -276,7 +301,8 @@ def main(argv=None):
                 len(targets), ", ".join(t.server_name for t in targets),
                 ", ".join("%s=%s:%d" % (f.server_name, f.host, f.port) for f in fakes.values())))
 
-        run = Run(targets, fakes, unreachable, schema=schema, strict=a.strict, room_version=a.room_version)
+        run = Run(targets, fakes, unreachable, schema=schema, strict=a.strict, room_version=a.room_version,
+                  fake_ca=ca_crt, check_reach=bool(a.target))
         for f in fakes.values():
             f.key_lookup = run.target_keys
         started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -314,6 +340,14 @@ def main(argv=None):
             print("\nSkipped:")
             for why, ids in sorted(reasons.items(), key=lambda kv: -len(kv[1])):
                 print("  %3d  %s" % (len(ids), why[:200]))
+        unreached = run.unreached_fakes()
+        if unreached:
+            print("\nThe target could not fetch the keys of the fake server(s) %s, so the cases that send requests "
+                  "signed by them or ask its notary for their keys were skipped (a refusal would say nothing about "
+                  "the rule tested). To run them, let the target reach 127.0.0.1 and trust %s (mxrelay: "
+                  "federation_allow_private_addresses: true, federation_ca_file); --fake-ca-cert/--fake-ca-key keep "
+                  "one CA across runs. See conformance/README.md, Target mode."
+                  % (", ".join(f.server_name for f in unreached), ca_crt))
         print("\n%d cases in %.1f s: %s" % (len(results), elapsed,
                                             ", ".join("%d %s" % (c[k], k) for k in report.RESULTS if c.get(k))))
         if a.report:

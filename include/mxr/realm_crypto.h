@@ -309,7 +309,8 @@ int mxr_realm_pin_salt_sodium1(uint8_t salt[16], const uint8_t version[MXR_REALM
  * `info` is a constant for the user such as the Matrix user ID. Takes about
  * a third of a second and 16 MiB.
  * jb1 needs Argon2 with a salt longer than 16 bytes, which libsodium does not
- * offer; this build has no libargon2, so jb1 fails with M_UNRECOGNIZED.
+ * offer: it runs on libargon2 (Juicebox's PIN KAT reproduces), sodium1 on
+ * libsodium's crypto_pwhash.
  * 0 or -1 (M_INVALID_PARAM: empty or too long PIN or info; M_UNKNOWN: out
  * of memory). */
 int mxr_realm_pin_hash(uint8_t access_key[MXR_REALM_ACCESS_KEY_BYTES], uint8_t enc_seed[MXR_REALM_ENC_SEED_BYTES],

@@ -48,5 +48,6 @@ int cmd_redact(int argc, char **argv);
 int cmd_check_pdu(int argc, char **argv);
 int cmd_auth(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
+int cmd_realm(int argc, char **argv);
 
 #endif

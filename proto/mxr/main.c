@@ -22,6 +22,7 @@ static const struct verb {
     { "check-pdu",    cmd_check_pdu,    "check a PDU: --room-version V --server NAME --key-id ID --public-key B64" },
     { "auth",         cmd_auth,         "authorise an event against auth events: --room-version V" },
     { "resolve",      cmd_resolve,      "resolve state sets: --room-version V" },
+    { "realm",        cmd_realm,        "PIN-protected key recovery: register | recover | delete" },
 };
 
 static void usage(FILE *f)

@@ -44,6 +44,8 @@ struct mxr_request {
     struct mxr_kv *query;               /* query parameters, decoded ('+' is a space), in order */
     size_t n_query;
     char origin[MXR_SERVER_NAME_MAX + 1]; /* FEDERATION_AUTH routes: the authenticated origin */
+    char user_id[256];                  /* CLIENT_AUTH routes: the access token's user */
+    char device_id[256];                /* CLIENT_AUTH routes: the access token's device */
     char id[24];                        /* request ID, for logs */
     const char *remote;                 /* peer address, for logs (may be NULL) */
 };

@@ -63,8 +63,10 @@ static int conform(struct mxr_store_txn *txn, json_t *pdu, unsigned flags, struc
                    "step 1: room %.100s is not known to this server, so neither is its room version", room_id);
         return 0;
     }
-    unsigned fflags = (flags & (MXR_INGEST_NO_COUNT_LIMITS | MXR_INGEST_BACKFILL)) ? MXR_PDU_NO_COUNT_LIMITS : 0;
+    unsigned fflags =
+        (flags & (MXR_INGEST_NO_COUNT_LIMITS | MXR_INGEST_BACKFILL | MXR_INGEST_OUTLIER)) ? MXR_PDU_NO_COUNT_LIMITS : 0;
     it->backfilled = flags & MXR_INGEST_BACKFILL;
+    it->as_outlier = flags & MXR_INGEST_OUTLIER;
     if (mxr_pdu_check_format(pdu, rv, fflags, &e) < 0) {
         result_set(res, MXR_PDU_DROPPED, MXR_PHASE_CONFORM, e.errcode,
                    "step 1: not a valid event for room version %s: %s", rv->id, e.msg);
@@ -228,11 +230,24 @@ static int ingest_write(struct mxr_store_txn *txn, void *arg, struct mxr_err *er
     return rc;
 }
 
-int mxr_rooms_ingest_pdus(struct mxr_rooms *r, const char *origin, json_t *const *pdus, size_t n,
-                          unsigned flags, struct mxr_pdu_result *results, struct mxr_err *err)
+/* The batch as given, for MXR_INGEST_OUTLIER (the caller's order puts auth
+ * events first; prev events do not matter for outliers). */
+static size_t *given_order(struct item *items, size_t n, size_t *n_out)
 {
-    if (!r || (n && (!pdus || !results)))
-        return mxr_err_set(err, "M_UNKNOWN", "mxr_rooms_ingest_pdus: missing arguments");
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    size_t k = 0;
+    for (size_t i = 0; order && i < n; i++)
+        if (items[i].live)
+            order[k++] = i;
+    *n_out = k;
+    return order;
+}
+
+/* mxr_rooms_ingest_pdus, with given states for the first PDU
+ * (mxr_rooms_ingest_with_state). */
+static int ingest(struct mxr_rooms *r, const char *origin, json_t *const *pdus, size_t n, unsigned flags,
+                  json_t *const *given, size_t n_given, struct mxr_pdu_result *results, struct mxr_err *err)
+{
     if (n == 0)
         return 0;
     memset(results, 0, n * sizeof *results);
@@ -241,6 +256,8 @@ int mxr_rooms_ingest_pdus(struct mxr_rooms *r, const char *origin, json_t *const
         return mxr_err_set(err, "M_UNKNOWN", "out of memory");
     for (size_t i = 0; i < n; i++)
         items[i].res = &results[i];
+    items[0].given_states = given;
+    items[0].n_given = n_given;
 
     int rc = 0;
     struct mxr_store_txn *txn;
@@ -263,7 +280,7 @@ int mxr_rooms_ingest_pdus(struct mxr_rooms *r, const char *origin, json_t *const
 
     if (any) {
         size_t n_order = 0;
-        size_t *order = topo_order(items, n, &n_order);
+        size_t *order = (flags & MXR_INGEST_OUTLIER) ? given_order(items, n, &n_order) : topo_order(items, n, &n_order);
         if (!order) {
             rc = mxr_err_set(err, "M_UNKNOWN", "out of memory");
             goto out;
@@ -281,6 +298,10 @@ int mxr_rooms_ingest_pdus(struct mxr_rooms *r, const char *origin, json_t *const
         if (results[i].redacted && !results[i].reason[0])
             snprintf(results[i].reason, sizeof results[i].reason,
                      "step 3: content hash mismatch: the redacted copy was processed and stored");
+    if (items[0].given_left_out && results[0].outcome == MXR_PDU_ACCEPTED && !results[0].reason[0])
+        snprintf(results[0].reason, sizeof results[0].reason,
+                 "%zu event(s) of the given state left out (rejected, not stored or not state events), first %.100s",
+                 items[0].given_left_out, items[0].given_first_left_out);
     for (size_t i = 0; i < n; i++)
         pipeline_notify(r, origin, &items[i]);
 out:
@@ -288,6 +309,25 @@ out:
         item_release(&items[i]);
     free(items);
     return rc;
+}
+
+int mxr_rooms_ingest_pdus(struct mxr_rooms *r, const char *origin, json_t *const *pdus, size_t n,
+                          unsigned flags, struct mxr_pdu_result *results, struct mxr_err *err)
+{
+    if (!r || (n && (!pdus || !results)))
+        return mxr_err_set(err, "M_UNKNOWN", "mxr_rooms_ingest_pdus: missing arguments");
+    return ingest(r, origin, pdus, n, flags, NULL, 0, results, err);
+}
+
+int mxr_rooms_ingest_with_state(struct mxr_rooms *r, const char *origin, json_t *pdu, json_t *const *states,
+                                size_t n_states, unsigned flags, struct mxr_pdu_result *result, struct mxr_err *err)
+{
+    if (!r || !pdu || !result || !states || n_states == 0)
+        return mxr_err_set(err, "M_UNKNOWN", "mxr_rooms_ingest_with_state: missing arguments");
+    for (size_t i = 0; i < n_states; i++)
+        if (!json_is_array(states[i]))
+            return mxr_err_set(err, "M_UNKNOWN", "mxr_rooms_ingest_with_state: a state is not an array of IDs");
+    return ingest(r, origin, &pdu, 1, flags & ~(unsigned)MXR_INGEST_OUTLIER, states, n_states, result, err);
 }
 
 json_t *mxr_rooms_send_response(const struct mxr_pdu_result *results, size_t n)

@@ -206,9 +206,43 @@ static int prevs_are_extremities(struct mxr_store_txn *txn, const char *room_id,
     return 0;
 }
 
+/* A state group holding the state events named by `ids` (a caller-given
+ * state: mxr_rooms_ingest_with_state). Events not stored, rejected, of
+ * another room or without a state key are left out (and counted). */
+static int given_group(struct run *run, struct item *it, const json_t *ids, uint64_t *out, struct mxr_err *err)
+{
+    size_t n = json_array_size(ids);
+    struct mxr_store_state_entry *delta = calloc(n ? n : 1, sizeof *delta);
+    if (!delta)
+        return mxr_err_set(err, "M_UNKNOWN", "out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_string_value(json_array_get(ids, i));
+        const struct evc_entry *e = id ? evc_get(&run->cache, id) : NULL;
+        if (run->cache.failed) {
+            free(delta);
+            *err = run->cache.err;
+            return -1;
+        }
+        if (!e || (e->flags & MXR_STORE_REJECTED) || !e->ev.state_key ||
+            strcmp(rooms_room_of(&e->ev), rooms_room_of(&it->ev)) != 0) {
+            if (it->given_left_out++ == 0)
+                snprintf(it->given_first_left_out, sizeof it->given_first_left_out, "%s", id ? id : "(not a string)");
+            continue;
+        }
+        delta[m++] = (struct mxr_store_state_entry){ e->ev.type, e->ev.state_key, e->ev.event_id };
+    }
+    int rc = mxr_store_state_group_new(run->txn, 0, delta, m, out, err);
+    free(delta);
+    return rc;
+}
+
 /* Phase STATE_BEFORE: *known false (and it->missing filled) when a prev or
  * its state is unknown; *unresolvable set (with a reason in rerr) when the
- * prevs' states cannot be resolved with the stored events. -1: store failure. */
+ * prevs' states cannot be resolved with the stored events. With given
+ * states (mxr_rooms_ingest_with_state) unknown prevs are covered by them:
+ * the known prevs' states and the given ones are resolved together.
+ * -1: store failure. */
 static int state_before(struct run *run, struct item *it, struct sview *sv, bool *known, bool *unresolvable,
                         struct mxr_err *rerr, struct mxr_err *err)
 {
@@ -217,32 +251,41 @@ static int state_before(struct run *run, struct item *it, struct sview *sv, bool
     *unresolvable = false;
     sv->group = 0;
     sv->resolved = NULL;
+    size_t n_given = it->given_states ? it->n_given : 0;
+    it->given_left_out = 0;
+    it->given_first_left_out[0] = '\0';
     if (ev->n_prev_events == 0)
         return 0;   /* only a create event has none (auth rule 1.1 rejects it otherwise) */
-    uint64_t *groups = calloc(ev->n_prev_events, sizeof *groups);
+    uint64_t *groups = calloc(ev->n_prev_events + n_given, sizeof *groups);
     if (!groups)
         return mxr_err_set(err, "M_UNKNOWN", "out of memory");
+    size_t ng = 0;
     int rc = 0;
     for (size_t i = 0; i < ev->n_prev_events && rc == 0; i++) {
         uint64_t before;
-        int r2 = mxr_store_event_state(run->txn, ev->prev_events[i], &before, &groups[i], err);
+        int r2 = mxr_store_event_state(run->txn, ev->prev_events[i], &before, &groups[ng], err);
         if (r2 < 0)
             rc = -1;
-        else if (r2 == MXR_STORE_NOT_FOUND) {
+        else if (r2 == 0)
+            ng++;
+        else if (!n_given) {
             *known = false;
             rc = add_missing(it, ev->prev_events[i], err);
         }
     }
+    for (size_t i = 0; i < n_given && rc == 0; i++)
+        if ((rc = given_group(run, it, it->given_states[i], &groups[ng], err)) == 0)
+            ng++;
     if (rc == 0 && *known) {
         bool same = false;
         uint64_t cur = 0;
-        if (ev->n_prev_events > 1 && prevs_are_extremities(run->txn, rooms_room_of(ev), ev, &same, err) < 0)
+        if (!n_given && ev->n_prev_events > 1 && prevs_are_extremities(run->txn, rooms_room_of(ev), ev, &same, err) < 0)
             rc = -1;
         else if (same && mxr_store_room_current(run->txn, rooms_room_of(ev), &cur, err) < 0)
             rc = -1;
         if (rc == 0 && same && cur) {
             sv->group = cur;
-        } else if (rc == 0 && state_resolve_groups(&run->cache, it->rv, groups, ev->n_prev_events, sv, rerr) < 0) {
+        } else if (rc == 0 && state_resolve_groups(&run->cache, it->rv, groups, ng, sv, rerr) < 0) {
             if (run->cache.failed) {
                 *err = run->cache.err;
                 rc = -1;
@@ -448,6 +491,23 @@ int pipeline_process(struct run *run, struct item *it, struct mxr_err *err)
         }
         result_set(it->res, MXR_PDU_DEFERRED, MXR_PHASE_AUTH_EVENTS, "M_NOT_FOUND",
                    "%s; not stored: resend it once its auth chain is known (/event_auth)", why.msg);
+        return 0;
+    }
+
+    /* MXR_INGEST_OUTLIER: a state or auth-chain event we were handed; its
+     * place in the DAG is not ours to compute. */
+    if (it->as_outlier) {
+        struct sview none = {0};
+        if (was_outlier) {
+            result_from_meta(it->res, &meta);
+            return 0;
+        }
+        if (auth_rc == 1)
+            return reject(run, it, MXR_PHASE_AUTH_EVENTS, &none, false, &why, err);
+        if (persist(run, it, MXR_STORE_OUTLIER, &none, NULL, err) < 0)
+            return -1;
+        result_set(it->res, MXR_PDU_OUTLIER, MXR_PHASE_AUTH_EVENTS, NULL,
+                   "stored as an outlier (state or auth chain handed to us): passed the rules against its auth events");
         return 0;
     }
 

@@ -147,6 +147,13 @@ enum mxr_rooms_ingest_flags {
      * regular event already has as prev (as Synapse: an old message of a
      * user who left since evades nothing). Others are checked as usual. */
     MXR_INGEST_BACKFILL = 1u << 1,
+    /* The state and auth chain of a send_join response, or events fetched
+     * to fill a gap (server-server API "Joining Rooms", "Retrieving events"):
+     * stored as outliers once they pass the auth rules against their own
+     * auth events, whatever their prevs (no state, not in the timeline; the
+     * notice carries no missing prevs). No count limits. Processed in the
+     * order given: callers put auth events first. */
+    MXR_INGEST_OUTLIER = 1u << 2,
 };
 
 /* Runs the PDUs of one /send transaction (or one PDU of send_join, invite,
@@ -159,6 +166,20 @@ enum mxr_rooms_ingest_flags {
  * should retry). */
 int mxr_rooms_ingest_pdus(struct mxr_rooms *r, const char *origin, json_t *const *pdus, size_t n,
                           unsigned flags, struct mxr_pdu_result *results, struct mxr_err *err);
+
+/* One PDU whose prev events are not all known, with the state after each
+ * unknown prev supplied by the caller: the remote join (the state a
+ * send_join response gives is the state before the join) and the fallback
+ * of gap filling (the state at each missing prev from /state_ids plus the
+ * prev itself). Each of `states` is a JSON array of IDs of stored events
+ * (outliers are fine); rejected events and events not stored are left out
+ * (and named in the result's reason). These states and the stored states of
+ * the known prevs are resolved together (the room version's algorithm) into
+ * the state before the event, which then runs through the rest of the
+ * pipeline as usual (auth against that state, soft failure, persist,
+ * notify). n_states >= 1. Returns as mxr_rooms_ingest_pdus. */
+int mxr_rooms_ingest_with_state(struct mxr_rooms *r, const char *origin, json_t *pdu, json_t *const *states,
+                                size_t n_states, unsigned flags, struct mxr_pdu_result *result, struct mxr_err *err);
 
 /* The /send response body {"pdus": {event_id: {} or {"error": "..."}}}
  * (transactions.yaml): accepted, outlier and soft-failed PDUs get {}; the
@@ -181,6 +202,15 @@ json_t *mxr_rooms_send_response(const struct mxr_pdu_result *results, size_t n);
 int mxr_rooms_send_event(struct mxr_rooms *r, const char *room_id, const char *sender, const char *type,
                          const char *state_key, json_t *content, char event_id_out[MXR_ID_MAX + 1],
                          struct mxr_err *err);
+
+/* Builds and signs an event of our user as mxr_rooms_send_event would, and
+ * checks it against the room's current state, but does not store it: for
+ * the invite of a remote user (server-server API "Inviting to a room"),
+ * which the invitee's server must sign before it enters the room (then
+ * through mxr_rooms_ingest_pdus with origin = us). New reference or NULL
+ * (M_FORBIDDEN naming the auth rule, M_NOT_FOUND for an unknown room). */
+json_t *mxr_rooms_build_event(struct mxr_rooms *r, const char *room_id, const char *sender, const char *type,
+                              const char *state_key, json_t *content, struct mxr_err *err);
 
 /* The servers with joined members in the room's current state, sorted and
  * each once (the outbound sender's destinations; servers_in_room). New

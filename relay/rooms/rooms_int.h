@@ -135,6 +135,11 @@ struct item {
     bool local;                        /* ours: no signature fetch, no soft-fail check, failure refuses */
     bool backfilled;                   /* from /backfill: no soft-fail check */
     bool remote_invite;
+    bool as_outlier;                   /* MXR_INGEST_OUTLIER: auth against its auth events, then an outlier */
+    json_t *const *given_states;       /* mxr_rooms_ingest_with_state: the states after the unknown prevs */
+    size_t n_given;
+    size_t given_left_out;             /* output: given state events left out (rejected, not stored) */
+    char given_first_left_out[MXR_ID_MAX + 1];
     /* Outputs of one write attempt (reset when the store re-runs it). */
     bool stored_now;
     char **missing;                    /* OUTLIER: prevs not known */

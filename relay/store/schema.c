@@ -38,18 +38,29 @@ const struct store_table_def store_tables[T_COUNT] = {
     [T_SERVERKEYID_KEY] = {"serverkeyid_key", 0, 1},
     [T_DESTSEQ_QUEUEITEM] = {"destseq_queueitem", 0, 1},
     [T_DEST_RETRY] = {"dest_retry", 0, 1},
+    /* Homeserver: accounts (relay/store/accounts.c). Schema 1 has not been
+     * released, so these join it without a version bump. */
+    [T_USERID_ACCOUNT] = {"userid_account", 0, 1},
+    [T_USERID_PROFILE] = {"userid_profile", 0, 1},
+    [T_USERDEVICEID_DEVICE] = {"userdeviceid_device", 0, 1},
+    [T_TOKENHASH_USERDEVICE] = {"tokenhash_userdevice", 0, 1},
     /* Reserved for the homeserver issues: since = 0, not created yet. */
-    [T_USERID_ACCOUNT] = {"userid_account", 0, 0},
-    [T_USERID_PROFILE] = {"userid_profile", 0, 0},
-    [T_USERDEVICEID_DEVICE] = {"userdeviceid_device", 0, 0},
-    [T_TOKENHASH_USERDEVICE] = {"tokenhash_userdevice", 0, 0},
     [T_USERDEVICEID_DEVICEKEYS] = {"userdeviceid_devicekeys", 0, 0},
     [T_USERDEVICEKEYID_ONETIMEKEY] = {"userdevicekeyid_onetimekey", 0, 0},
     [T_USERDEVICESEQ_TODEVICE] = {"userdeviceseq_todevice", 0, 0},
-    [T_USERROOMTYPE_ACCOUNTDATA] = {"userroomtype_accountdata", 0, 0},
+    [T_USERROOMTYPE_ACCOUNTDATA] = {"userroomtype_accountdata", 0, 1},
     [T_ROOMTYPEUSER_RECEIPT] = {"roomtypeuser_receipt", 0, 0},
-    [T_ALIAS_ROOMID] = {"alias_roomid", 0, 0},
-    [T_ROOMID_ALIASES] = {"roomid_aliases", MDB_DUPSORT, 0},
+    [T_ALIAS_ROOMID] = {"alias_roomid", 0, 1},
+    [T_ROOMID_ALIASES] = {"roomid_aliases", MDB_DUPSORT, 1},
+    [T_USERDEVICETXN_RESPONSE] = {"userdevicetxn_response", 0, 1},
+    [T_EVENTID_CLIENTTXN] = {"eventid_clienttxn", 0, 1},
+    [T_USERFILTERID_FILTER] = {"userfilterid_filter", 0, 1},
+    [T_ROOMID_PUBLISHED] = {"roomid_published", 0, 1},
+    [T_REALM_META] = {"realm_meta", 0, 1},
+    [T_REALMUSER_RECORD] = {"realmuser_record", 0, 1},
+    [T_REALMSESSION_USER] = {"realmsession_user", 0, 1},
+    [T_REALMAUDIT_EVENT] = {"realmaudit_event", 0, 1},
+    [T_OPENIDTOKEN_USER] = {"openidtoken_user", 0, 1},
 };
 
 /* Data migrations: steps[i] brings a store from version `from` to from + 1.

@@ -63,6 +63,16 @@ enum store_table {
     T_ROOMTYPEUSER_RECEIPT,         /* room + str8 receipt type + user -> event + ts */
     T_ALIAS_ROOMID,                 /* alias -> room ID */
     T_ROOMID_ALIASES,               /* room -> alias (DUPSORT) */
+    T_USERDEVICETXN_RESPONSE,       /* str8 user + str8 device + SHA-256(scope NUL txn ID) -> response */
+    T_EVENTID_CLIENTTXN,            /* event ID -> str8 user + str8 device + str16 txn ID */
+    T_USERFILTERID_FILTER,          /* str8 user + u64 filter ID -> filter JSON */
+    T_ROOMID_PUBLISHED,             /* room ID -> u64 publication time: the published room directory */
+    /* PIN realm (relay/store/realm.c) and the OpenID tokens it verifies */
+    T_REALM_META,                   /* ascii name -> bytes: realm_id, user_key_salt, box_pk */
+    T_REALMUSER_RECORD,             /* salted hash of user ID -> sealed realm record */
+    T_REALMSESSION_USER,            /* hash of session token -> expiry + user ID */
+    T_REALMAUDIT_EVENT,             /* user key + ts + seq -> event type + guess count */
+    T_OPENIDTOKEN_USER,             /* hash of OpenID token -> expiry + user ID */
     T_COUNT
 };
 
@@ -81,6 +91,8 @@ extern const struct store_table_def store_tables[T_COUNT];
 #define META_NEXT_GROUP "next_stategroup"
 #define META_NEXT_STREAM "next_stream"
 #define META_NEXT_QUEUESEQ "next_queueseq"
+#define META_NEXT_ACCOUNTDATA "next_accountdata_stream"
+#define META_NEXT_FILTER "next_filter_id"
 
 /* One queued write submission. */
 struct store_req {

@@ -63,16 +63,31 @@ static void sodium1_hash(void **state)
     assert_memory_equal(enc, expect, 32);
 }
 
+/* jb1 through libargon2: Juicebox's PIN KAT (rust/sdk/src/pin.rs; design
+ * §6.11 item 2). */
+static void jb1_hash(void **state)
+{
+    (void)state;
+    struct mxr_err err = {0};
+    uint8_t access[32], enc[32], expect[32];
+    assert_int_equal(mxr_realm_pin_hash(access, enc, MXR_REALM_PROFILE_JB1, (const uint8_t *)"1234", 4, VERSION, INFO,
+                                        7, &err),
+                     0);
+    unhex(expect, 32, "2935da84c97423b37f3457231b877ce6ac2093501d7255dbee1deb09a5d8821b");
+    assert_memory_equal(access, expect, 32);
+    unhex(expect, 32, "87c8c9b5d3ea9fea83b6ac6a64e25b97c4722ca4e40bea2523efea262125e22a");
+    assert_memory_equal(enc, expect, 32);
+}
+
 static void refusals(void **state)
 {
     (void)state;
     struct mxr_err err = {0};
     uint8_t access[32], enc[32];
-    /* jb1 needs libargon2 (a salt longer than 16 bytes). */
-    assert_int_equal(mxr_realm_pin_hash(access, enc, MXR_REALM_PROFILE_JB1, (const uint8_t *)"1234", 4, VERSION, INFO,
-                                        7, &err),
+    assert_int_equal(mxr_realm_pin_hash(access, enc, MXR_REALM_PROFILE_JB1, (const uint8_t *)"", 0, VERSION, INFO, 7,
+                                        &err),
                      -1);
-    assert_string_equal(err.errcode, "M_UNRECOGNIZED");
+    assert_string_equal(err.errcode, "M_INVALID_PARAM");
     assert_int_equal(mxr_realm_pin_hash(access, enc, MXR_REALM_PROFILE_SODIUM1, (const uint8_t *)"", 0, VERSION, INFO,
                                         7, &err),
                      -1);
@@ -110,6 +125,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(salts),
         cmocka_unit_test(sodium1_hash),
+        cmocka_unit_test(jb1_hash),
         cmocka_unit_test(refusals),
         cmocka_unit_test(profiles),
     };

@@ -68,6 +68,14 @@ void fixture_init(struct fixture *f, const char *server_name, const char *extra_
     assert_int_equal(mxr_router_add(&f->router, MXR_FEDERATION_ROUTES, MXR_FEDERATION_N_ROUTES, &err), 0);
 }
 
+void fixture_routes_first(struct fixture *f, const struct mxr_route *routes, size_t n)
+{
+    struct mxr_err err = { 0 };
+    mxr_router_free(&f->router);
+    assert_int_equal(mxr_router_add(&f->router, routes, n, &err), 0);
+    assert_int_equal(mxr_router_add(&f->router, MXR_FEDERATION_ROUTES, MXR_FEDERATION_N_ROUTES, &err), 0);
+}
+
 void fixture_free(struct fixture *f)
 {
     mxr_keyring_free(f->srv.keyring);

@@ -36,6 +36,10 @@ struct fixture {
 void fixture_init(struct fixture *f, const char *server_name, const char *extra_yaml);
 void fixture_free(struct fixture *f);
 
+/* Rebuilds the router with `routes` ahead of MXR_FEDERATION_ROUTES (a test
+ * route then shadows a real one of the same pattern). */
+void fixture_routes_first(struct fixture *f, const struct mxr_route *routes, size_t n);
+
 /* A signed key response of server with key k, valid until valid_until. */
 json_t *fixture_key_response(const struct mxr_signing_key *k, const char *server, int64_t valid_until);
 

@@ -62,7 +62,7 @@ typedef void (*mxr_handler_fn)(struct mxr_request *req, struct mxr_response *res
 
 enum mxr_route_flags {
     MXR_ROUTE_FEDERATION_AUTH = 1u << 0,  /* X-Matrix verified before the handler; req->origin set */
-    MXR_ROUTE_CLIENT_AUTH = 1u << 1,      /* access token (client API; not implemented yet: 401) */
+    MXR_ROUTE_CLIENT_AUTH = 1u << 1,      /* access token verified by router.client_auth before the handler (401 without a hook) */
     MXR_ROUTE_BODY_JSON = 1u << 2,        /* body must be a JSON object; parsed into req->json */
 };
 

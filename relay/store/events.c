@@ -210,29 +210,16 @@ int mxr_store_event_persist(struct mxr_store_txn *t, const struct mxr_store_even
 
 int mxr_store_event_exists(struct mxr_store_txn *t, const char *event_id, struct mxr_err *err)
 {
-    uint64_t sev;
-    int rc = sid_event(t, event_id, false, &sev, err);
-    if (rc)
-        return rc;
-    struct skey k;
-    skey_init(&k);
-    skey_u64(&k, sev);
     MDB_val v;
-    return st_get(t, T_SHORTEVENTID_META, &k, &v, err);
+    return st_get_by_event(t, T_SHORTEVENTID_META, event_id, &v, err);
 }
 
 int mxr_store_event_json(struct mxr_store_txn *t, const char *event_id, const char **json,
                          size_t *len, struct mxr_err *err)
 {
-    uint64_t sev;
-    int rc = sid_event(t, event_id, false, &sev, err);
-    if (rc)
-        return rc;
-    struct skey k;
-    skey_init(&k);
-    skey_u64(&k, sev);
     MDB_val v;
-    if ((rc = st_get(t, T_SHORTEVENTID_PDU, &k, &v, err)))
+    int rc = st_get_by_event(t, T_SHORTEVENTID_PDU, event_id, &v, err);
+    if (rc)
         return rc;
     *json = v.mv_data;
     *len = v.mv_size;

@@ -66,6 +66,19 @@ int sid_event(struct mxr_store_txn *t, const char *event_id, bool create, uint64
                    n, create, out, err);
 }
 
+int st_get_by_event(struct mxr_store_txn *t, enum store_table table, const char *event_id, MDB_val *v,
+                    struct mxr_err *err)
+{
+    uint64_t sev;
+    int rc = sid_event(t, event_id, false, &sev, err);
+    if (rc)
+        return rc;
+    struct skey k;
+    skey_init(&k);
+    skey_u64(&k, sev);
+    return st_get(t, table, &k, v, err);
+}
+
 int sid_event_str(struct mxr_store_txn *t, uint64_t sev, char out[MXR_STORE_ID_MAX + 1],
                   struct mxr_err *err)
 {

@@ -580,15 +580,9 @@ int mxr_store_state_diff(struct mxr_store_txn *t, uint64_t a, uint64_t b, mxr_st
 int mxr_store_event_state(struct mxr_store_txn *t, const char *event_id, uint64_t *before,
                           uint64_t *after, struct mxr_err *err)
 {
-    uint64_t sev;
-    int rc = sid_event(t, event_id, false, &sev, err);
-    if (rc)
-        return rc;
-    struct skey k;
-    skey_init(&k);
-    skey_u64(&k, sev);
     MDB_val v;
-    if ((rc = st_get(t, T_SHORTEVENTID_STATEGROUPS, &k, &v, err)))
+    int rc = st_get_by_event(t, T_SHORTEVENTID_STATEGROUPS, event_id, &v, err);
+    if (rc)
         return rc;
     if (v.mv_size != 16)
         return st_fail(t, err, "M_UNKNOWN", "store: state groups of %s malformed: store damaged", event_id);

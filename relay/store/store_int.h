@@ -210,6 +210,10 @@ int sid_event(struct mxr_store_txn *t, const char *event_id, bool create, uint64
               struct mxr_err *err);
 int sid_event_str(struct mxr_store_txn *t, uint64_t sev, char out[MXR_STORE_ID_MAX + 1],
                   struct mxr_err *err);
+/* The value of `event_id` in a table keyed by its short event ID (PDU, meta,
+ * state groups): 0, MXR_STORE_NOT_FOUND (unknown ID or no row), or -1. */
+int st_get_by_event(struct mxr_store_txn *t, enum store_table table, const char *event_id, MDB_val *v,
+                    struct mxr_err *err);
 int sid_room(struct mxr_store_txn *t, const char *room_id, bool create, uint64_t *out,
              struct mxr_err *err);
 int sid_room_str(struct mxr_store_txn *t, uint64_t room, char out[MXR_STORE_ID_MAX + 1],

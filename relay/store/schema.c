@@ -44,12 +44,12 @@ const struct store_table_def store_tables[T_COUNT] = {
     [T_USERID_PROFILE] = {"userid_profile", 0, 1},
     [T_USERDEVICEID_DEVICE] = {"userdeviceid_device", 0, 1},
     [T_TOKENHASH_USERDEVICE] = {"tokenhash_userdevice", 0, 1},
-    /* Reserved for the homeserver issues: since = 0, not created yet. */
-    [T_USERDEVICEID_DEVICEKEYS] = {"userdeviceid_devicekeys", 0, 0},
-    [T_USERDEVICEKEYID_ONETIMEKEY] = {"userdevicekeyid_onetimekey", 0, 0},
-    [T_USERDEVICESEQ_TODEVICE] = {"userdeviceseq_todevice", 0, 0},
+    /* Homeserver tables the client API issue added (still schema 1: unreleased). */
+    [T_USERDEVICEID_DEVICEKEYS] = {"userdeviceid_devicekeys", 0, 1},
+    [T_USERDEVICEKEYID_ONETIMEKEY] = {"userdevicekeyid_onetimekey", 0, 1},
+    [T_USERDEVICESEQ_TODEVICE] = {"userdeviceseq_todevice", 0, 1},
     [T_USERROOMTYPE_ACCOUNTDATA] = {"userroomtype_accountdata", 0, 1},
-    [T_ROOMTYPEUSER_RECEIPT] = {"roomtypeuser_receipt", 0, 0},
+    [T_ROOMTYPEUSER_RECEIPT] = {"roomtypeuser_receipt", 0, 1},
     [T_ALIAS_ROOMID] = {"alias_roomid", 0, 1},
     [T_ROOMID_ALIASES] = {"roomid_aliases", MDB_DUPSORT, 1},
     [T_USERDEVICETXN_RESPONSE] = {"userdevicetxn_response", 0, 1},
@@ -61,6 +61,13 @@ const struct store_table_def store_tables[T_COUNT] = {
     [T_REALMSESSION_USER] = {"realmsession_user", 0, 1},
     [T_REALMAUDIT_EVENT] = {"realmaudit_event", 0, 1},
     [T_OPENIDTOKEN_USER] = {"openidtoken_user", 0, 1},
+    [T_USERDEVICEALGO_FALLBACKKEY] = {"userdevicealgo_fallbackkey", 0, 1},
+    [T_USERTYPE_CROSSSIGNINGKEY] = {"usertype_crosssigningkey", 0, 1},
+    [T_DEVICELISTSTREAM_USER] = {"deviceliststream_user", 0, 1},
+    [T_USERID_DEVICELISTSTREAM] = {"userid_deviceliststream", 0, 1},
+    [T_USERVERSION_BACKUP] = {"userversion_backup", 0, 1},
+    [T_USERVERSIONROOMSESSION_KEY] = {"userversionroomsession_key", 0, 1},
+    [T_RECEIPTSTREAM_ROOM] = {"receiptstream_room", 0, 1},
 };
 
 /* Data migrations: steps[i] brings a store from version `from` to from + 1.

@@ -73,6 +73,16 @@ enum store_table {
     T_REALMSESSION_USER,            /* hash of session token -> expiry + user ID */
     T_REALMAUDIT_EVENT,             /* user key + ts + seq -> event type + guess count */
     T_OPENIDTOKEN_USER,             /* hash of OpenID token -> expiry + user ID */
+    /* End-to-end encryption keys (relay/store/e2ee.c) */
+    T_USERDEVICEALGO_FALLBACKKEY,   /* str8 user + str8 device + algorithm -> fallback key record */
+    T_USERTYPE_CROSSSIGNINGKEY,     /* str8 user + key usage (master, self_signing, user_signing) -> key JSON */
+    T_DEVICELISTSTREAM_USER,        /* u64 stream -> user whose devices or keys changed */
+    T_USERID_DEVICELISTSTREAM,      /* user -> u64 latest device-list stream position */
+    /* Server-side key backup (relay/store/backup.c) */
+    T_USERVERSION_BACKUP,           /* str8 user + u64 version -> backup record (algorithm, auth_data, etag) */
+    T_USERVERSIONROOMSESSION_KEY,   /* str8 user + u64 version + str8 room + session -> KeyBackupData */
+    /* Ephemeral data made durable (relay/store/edus.c) */
+    T_RECEIPTSTREAM_ROOM,           /* u64 stream -> room whose receipts changed */
     T_COUNT
 };
 
@@ -93,6 +103,10 @@ extern const struct store_table_def store_tables[T_COUNT];
 #define META_NEXT_QUEUESEQ "next_queueseq"
 #define META_NEXT_ACCOUNTDATA "next_accountdata_stream"
 #define META_NEXT_FILTER "next_filter_id"
+#define META_NEXT_DEVICELIST "next_devicelist_stream"
+#define META_NEXT_TODEVICE "next_todevice_seq"
+#define META_NEXT_RECEIPT "next_receipt_stream"
+#define META_NEXT_BACKUP "next_backup_version"
 
 /* One queued write submission. */
 struct store_req {

@@ -277,6 +277,22 @@ int mxr_store_room_current_get(struct mxr_store_txn *t, const char *room_id, con
     return sid_event_str(t, be64_get(v.mv_data), out_event_id, err);
 }
 
+struct current_scan {
+    mxr_store_state_cb cb;
+    void *arg;
+};
+
+static int current_row(void *arg, struct mxr_store_txn *t, const MDB_val *k, const MDB_val *v, struct mxr_err *err)
+{
+    struct current_scan *cs = arg;
+    char type[MXR_STORE_ID_MAX + 1], sk[MXR_STORE_ID_MAX + 1], id[MXR_STORE_ID_MAX + 1];
+    if (k->mv_size != 16 || v->mv_size != 8 ||
+        sid_statekey_str(t, be64_get((uint8_t *)k->mv_data + 8), type, sk, err) ||
+        sid_event_str(t, be64_get(v->mv_data), id, err))
+        return t->failed ? -1 : st_fail(t, err, "M_UNKNOWN", "store: current state row malformed");
+    return cs->cb(cs->arg, type, sk, id) ? 1 : 0;
+}
+
 int mxr_store_room_current_all(struct mxr_store_txn *t, const char *room_id, mxr_store_state_cb cb,
                                void *arg, struct mxr_err *err)
 {
@@ -284,28 +300,11 @@ int mxr_store_room_current_all(struct mxr_store_txn *t, const char *room_id, mxr
     int rc = sid_room(t, room_id, false, &room, err);
     if (rc)
         return rc;
-    MDB_cursor *c;
-    if (st_cursor(t, T_ROOMSTATEKEY_SHORTEVENTID, &c, err))
-        return -1;
     struct skey prefix;
     skey_init(&prefix);
     skey_u64(&prefix, room);
-    MDB_val k = st_val(&prefix), v;
-    char type[MXR_STORE_ID_MAX + 1], sk[MXR_STORE_ID_MAX + 1], id[MXR_STORE_ID_MAX + 1];
-    rc = st_cget(t, c, &k, &v, MDB_SET_RANGE, err);
-    while (rc == 0 && st_prefix(&k, &prefix)) {
-        if (k.mv_size != 16 || v.mv_size != 8 ||
-            sid_statekey_str(t, be64_get((uint8_t *)k.mv_data + 8), type, sk, err) ||
-            sid_event_str(t, be64_get(v.mv_data), id, err)) {
-            rc = t->failed ? -1 : st_fail(t, err, "M_UNKNOWN", "store: current state row malformed");
-            break;
-        }
-        if (cb(arg, type, sk, id))
-            break;
-        rc = st_cget(t, c, &k, &v, MDB_NEXT, err);
-    }
-    mdb_cursor_close(c);
-    return rc < 0 ? -1 : 0;
+    struct current_scan cs = {cb, arg};
+    return st_scan(t, T_ROOMSTATEKEY_SHORTEVENTID, &prefix, current_row, &cs, err);
 }
 
 int mxr_store_membership(struct mxr_store_txn *t, const char *room_id, const char *user_id,
@@ -330,6 +329,27 @@ int mxr_store_membership(struct mxr_store_txn *t, const char *room_id, const cha
     return 0;
 }
 
+struct member_scan {
+    const char *filter;        /* membership to keep, NULL: all */
+    size_t prefix_len;
+    mxr_store_member_cb cb;
+    void *arg;
+};
+
+/* T_ROOMUSER_MEMBERSHIP: room + user ID -> sev + str8 membership. */
+static int room_member_row(void *arg, struct mxr_store_txn *t, const MDB_val *k, const MDB_val *v,
+                           struct mxr_err *err)
+{
+    struct member_scan *ms = arg;
+    char user[MXR_STORE_ID_MAX + 1], m[32];
+    struct srd r = srd_make(v->mv_data, v->mv_size);
+    srd_u64(&r);
+    srd_str8(&r, m, sizeof m);
+    if (r.bad || !copy_str(user, sizeof user, (uint8_t *)k->mv_data + 8, k->mv_size - 8))
+        return st_fail(t, err, "M_UNKNOWN", "store: membership row malformed");
+    return (!ms->filter || strcmp(ms->filter, m) == 0) && ms->cb(ms->arg, user, m) ? 1 : 0;
+}
+
 int mxr_store_room_members(struct mxr_store_txn *t, const char *room_id, const char *filter,
                            mxr_store_member_cb cb, void *arg, struct mxr_err *err)
 {
@@ -337,29 +357,23 @@ int mxr_store_room_members(struct mxr_store_txn *t, const char *room_id, const c
     int rc = sid_room(t, room_id, false, &room, err);
     if (rc)
         return rc;
-    MDB_cursor *c;
-    if (st_cursor(t, T_ROOMUSER_MEMBERSHIP, &c, err))
-        return -1;
     struct skey prefix;
     skey_init(&prefix);
     skey_u64(&prefix, room);
-    MDB_val k = st_val(&prefix), v;
-    char user[MXR_STORE_ID_MAX + 1], ms[32];
-    rc = st_cget(t, c, &k, &v, MDB_SET_RANGE, err);
-    while (rc == 0 && st_prefix(&k, &prefix)) {
-        struct srd r = srd_make(v.mv_data, v.mv_size);
-        srd_u64(&r);
-        srd_str8(&r, ms, sizeof ms);
-        if (r.bad || !copy_str(user, sizeof user, (uint8_t *)k.mv_data + 8, k.mv_size - 8)) {
-            rc = st_fail(t, err, "M_UNKNOWN", "store: membership row malformed");
-            break;
-        }
-        if ((!filter || strcmp(filter, ms) == 0) && cb(arg, user, ms))
-            break;
-        rc = st_cget(t, c, &k, &v, MDB_NEXT, err);
-    }
-    mdb_cursor_close(c);
-    return rc < 0 ? -1 : 0;
+    struct member_scan ms = {filter, prefix.n, cb, arg};
+    return st_scan(t, T_ROOMUSER_MEMBERSHIP, &prefix, room_member_row, &ms, err);
+}
+
+/* T_USERROOM_MEMBERSHIP: str8 user ID + room -> membership. */
+static int user_room_row(void *arg, struct mxr_store_txn *t, const MDB_val *k, const MDB_val *v,
+                         struct mxr_err *err)
+{
+    struct member_scan *ms = arg;
+    char room[MXR_STORE_ID_MAX + 1], m[32];
+    if (k->mv_size != ms->prefix_len + 8 || !copy_str(m, sizeof m, v->mv_data, v->mv_size) ||
+        sid_room_str(t, be64_get((uint8_t *)k->mv_data + ms->prefix_len), room, err))
+        return t->failed ? -1 : st_fail(t, err, "M_UNKNOWN", "store: membership row malformed");
+    return (!ms->filter || strcmp(ms->filter, m) == 0) && ms->cb(ms->arg, room, m) ? 1 : 0;
 }
 
 int mxr_store_user_rooms(struct mxr_store_txn *t, const char *user_id, const char *filter,
@@ -372,22 +386,6 @@ int mxr_store_user_rooms(struct mxr_store_txn *t, const char *user_id, const cha
     skey_str(&prefix, user_id);
     if (st_key_ok(t, &prefix, "user ID", err))
         return -1;
-    MDB_cursor *c;
-    if (st_cursor(t, T_USERROOM_MEMBERSHIP, &c, err))
-        return -1;
-    MDB_val k = st_val(&prefix), v;
-    char room[MXR_STORE_ID_MAX + 1], ms[32];
-    int rc = st_cget(t, c, &k, &v, MDB_SET_RANGE, err);
-    while (rc == 0 && st_prefix(&k, &prefix)) {
-        if (k.mv_size != prefix.n + 8 || !copy_str(ms, sizeof ms, v.mv_data, v.mv_size) ||
-            sid_room_str(t, be64_get((uint8_t *)k.mv_data + prefix.n), room, err)) {
-            rc = t->failed ? -1 : st_fail(t, err, "M_UNKNOWN", "store: membership row malformed");
-            break;
-        }
-        if ((!filter || strcmp(filter, ms) == 0) && cb(arg, room, ms))
-            break;
-        rc = st_cget(t, c, &k, &v, MDB_NEXT, err);
-    }
-    mdb_cursor_close(c);
-    return rc < 0 ? -1 : 0;
+    struct member_scan ms = {filter, prefix.n, cb, arg};
+    return st_scan(t, T_USERROOM_MEMBERSHIP, &prefix, user_room_row, &ms, err);
 }

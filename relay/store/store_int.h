@@ -187,6 +187,14 @@ int st_cursor(struct mxr_store_txn *t, enum store_table tb, MDB_cursor **c, stru
 /* mdb_cursor_get with NOTFOUND mapped to MXR_STORE_NOT_FOUND and errors made sticky. */
 int st_cget(struct mxr_store_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op,
             struct mxr_err *err);
+/* Visits every row of tb whose key starts with prefix, in key order. fn
+ * returns 0 to go on, 1 to stop, -1 to fail (having set err, or having
+ * failed t with st_fail: the error is sticky either way). Returns 0 (also
+ * when fn stopped or no row matched) or -1. Rows may not be written by fn. */
+typedef int (*st_row_fn)(void *arg, struct mxr_store_txn *t, const MDB_val *k, const MDB_val *v,
+                         struct mxr_err *err);
+int st_scan(struct mxr_store_txn *t, enum store_table tb, const struct skey *prefix, st_row_fn fn, void *arg,
+            struct mxr_err *err);
 /* Allocates the next value of a T_META counter (starting at 1); counters
  * hold the last value handed out (st_counter reads it, 0 when none). */
 int st_next(struct mxr_store_txn *t, const char *counter, uint64_t *out, struct mxr_err *err);

@@ -190,6 +190,26 @@ int st_cget(struct mxr_store_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_
     return 0;
 }
 
+int st_scan(struct mxr_store_txn *t, enum store_table tb, const struct skey *prefix, st_row_fn fn, void *arg,
+            struct mxr_err *err)
+{
+    MDB_cursor *c;
+    if (st_cursor(t, tb, &c, err))
+        return -1;
+    MDB_val k = st_val(prefix), v;
+    int rc = st_cget(t, c, &k, &v, MDB_SET_RANGE, err);
+    while (rc == 0 && st_prefix(&k, prefix)) {
+        if ((rc = fn(arg, t, &k, &v, err)) != 0)
+            break;
+        rc = st_cget(t, c, &k, &v, MDB_NEXT, err);
+    }
+    mdb_cursor_close(c);
+    if (rc < 0 && !t->failed)   /* fn failed without making it sticky */
+        st_fail(t, err, err && err->errcode ? err->errcode : "M_UNKNOWN", "%s",
+                err && err->msg[0] ? err->msg : "store: a row could not be read");
+    return rc < 0 ? -1 : 0;
+}
+
 int st_counter(struct mxr_store_txn *t, const char *counter, uint64_t *out, struct mxr_err *err)
 {
     struct skey k;

@@ -62,39 +62,38 @@ static int check_idmap(struct mxr_store_txn *t, enum store_table fwd, enum store
     return 0;
 }
 
+struct edge_check {
+    enum store_table tb, rev;
+    bool source_stored;
+};
+
+static int edge_row(void *arg, struct mxr_store_txn *t, const MDB_val *k, const MDB_val *v, struct mxr_err *err)
+{
+    const struct edge_check *ec = arg;
+    if (k->mv_size != 8 || v->mv_size != 8)
+        return BAD("%s: malformed edge", store_tables[ec->tb].name);
+    uint64_t a = be64_get(k->mv_data), b = be64_get(v->mv_data);
+    int rc = has_dup(t, ec->rev, b, a, err);
+    if (rc)
+        return rc < 0 ? -1 : BAD("edge %" PRIu64 " -> %" PRIu64 " of %s missing from %s", a, b,
+                                 store_tables[ec->tb].name, store_tables[ec->rev].name);
+    if (ec->source_stored) {
+        struct ev_meta m;
+        if ((rc = evmeta_get(t, a, &m, err)))
+            return rc < 0 ? -1 : BAD("%s: event %" PRIu64 " has edges but is not stored",
+                                     store_tables[ec->tb].name, a);
+    }
+    return 0;
+}
+
 /* Every edge appears in both directions; its source is a stored event. */
 static int check_edges(struct mxr_store_txn *t, enum store_table tb, enum store_table rev,
                        bool source_stored, struct mxr_err *err)
 {
-    MDB_cursor *c;
-    if (st_cursor(t, tb, &c, err))
-        return -1;
-    MDB_val k, v;
-    int rc = st_cget(t, c, &k, &v, MDB_FIRST, err);
-    for (; rc == 0; rc = st_cget(t, c, &k, &v, MDB_NEXT, err)) {
-        if (k.mv_size != 8 || v.mv_size != 8) {
-            rc = BAD("%s: malformed edge", store_tables[tb].name);
-            break;
-        }
-        uint64_t a = be64_get(k.mv_data), b = be64_get(v.mv_data);
-        int hrc = has_dup(t, rev, b, a, err);
-        if (hrc) {
-            rc = hrc < 0 ? -1 : BAD("edge %" PRIu64 " -> %" PRIu64 " of %s missing from %s", a, b,
-                                    store_tables[tb].name, store_tables[rev].name);
-            break;
-        }
-        if (source_stored) {
-            struct ev_meta m;
-            int mrc = evmeta_get(t, a, &m, err);
-            if (mrc) {
-                rc = mrc < 0 ? -1 : BAD("%s: event %" PRIu64 " has edges but is not stored",
-                                        store_tables[tb].name, a);
-                break;
-            }
-        }
-    }
-    mdb_cursor_close(c);
-    return rc < 0 ? -1 : 0;
+    struct skey all;
+    skey_init(&all);
+    struct edge_check ec = {tb, rev, source_stored};
+    return st_scan(t, tb, &all, edge_row, &ec, err);
 }
 
 struct accepted_child {
@@ -228,51 +227,43 @@ static int check_events(struct mxr_store_txn *t, struct mxr_err *err)
     return 0;
 }
 
+static int event_row(void *arg, struct mxr_store_txn *t, const MDB_val *k, const MDB_val *v, struct mxr_err *err)
+{
+    enum store_table tb = *(const enum store_table *)arg;
+    bool timeline = tb == T_ROOMSTREAM_SHORTEVENTID;
+    if (k->mv_size != (timeline ? 16u : 8u) || v->mv_size != 8)
+        return BAD("%s: malformed row", store_tables[tb].name);
+    uint64_t room = be64_get(k->mv_data), sev = be64_get(v->mv_data);
+    struct ev_meta m;
+    int rc = evmeta_get(t, sev, &m, err);
+    if (rc || m.room != room || !evmeta_accepted(&m) ||
+        (timeline && m.stream != be64_get((uint8_t *)k->mv_data + 8)))
+        return t->failed ? -1 : BAD("%s: row for event %" PRIu64 " does not match its metadata",
+                                    store_tables[tb].name, sev);
+    return 0;
+}
+
 /* Extremities and timeline rows point at accepted events of their room. */
 static int check_rows(struct mxr_store_txn *t, enum store_table tb, struct mxr_err *err)
 {
-    MDB_cursor *c;
-    if (st_cursor(t, tb, &c, err))
-        return -1;
-    MDB_val k, v;
-    int rc = st_cget(t, c, &k, &v, MDB_FIRST, err);
-    for (; rc == 0; rc = st_cget(t, c, &k, &v, MDB_NEXT, err)) {
-        bool timeline = tb == T_ROOMSTREAM_SHORTEVENTID;
-        if (k.mv_size != (timeline ? 16u : 8u) || v.mv_size != 8) {
-            rc = BAD("%s: malformed row", store_tables[tb].name);
-            break;
-        }
-        uint64_t room = be64_get(k.mv_data), sev = be64_get(v.mv_data);
-        struct ev_meta m;
-        int mrc = evmeta_get(t, sev, &m, err);
-        if (mrc || m.room != room || !evmeta_accepted(&m) ||
-            (timeline && m.stream != be64_get((uint8_t *)k.mv_data + 8))) {
-            rc = t->failed ? -1 : BAD("%s: row for event %" PRIu64 " does not match its metadata",
-                                      store_tables[tb].name, sev);
-            break;
-        }
-    }
-    mdb_cursor_close(c);
-    return rc < 0 ? -1 : 0;
+    struct skey all;
+    skey_init(&all);
+    return st_scan(t, tb, &all, event_row, &tb, err);
+}
+
+static int group_row(void *arg, struct mxr_store_txn *t, const MDB_val *k, const MDB_val *v, struct mxr_err *err)
+{
+    (void)arg;
+    if (k->mv_size != 8)
+        return BAD("stategroup_delta: malformed key");
+    return sg_check(t, be64_get(k->mv_data), v, err) ? -1 : 0;
 }
 
 static int check_groups(struct mxr_store_txn *t, struct mxr_err *err)
 {
-    MDB_cursor *c;
-    if (st_cursor(t, T_STATEGROUP_DELTA, &c, err))
-        return -1;
-    MDB_val k, v;
-    int rc = st_cget(t, c, &k, &v, MDB_FIRST, err);
-    for (; rc == 0; rc = st_cget(t, c, &k, &v, MDB_NEXT, err)) {
-        if (k.mv_size != 8) {
-            rc = BAD("stategroup_delta: malformed key");
-            break;
-        }
-        if ((rc = sg_check(t, be64_get(k.mv_data), &v, err)))
-            break;
-    }
-    mdb_cursor_close(c);
-    return rc < 0 ? -1 : 0;
+    struct skey all;
+    skey_init(&all);
+    return st_scan(t, T_STATEGROUP_DELTA, &all, group_row, NULL, err);
 }
 
 /* The expanded current state and the membership rows agree with each room's

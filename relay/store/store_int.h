@@ -190,7 +190,8 @@ int st_cget(struct mxr_store_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_
 /* Visits every row of tb whose key starts with prefix, in key order. fn
  * returns 0 to go on, 1 to stop, -1 to fail (having set err, or having
  * failed t with st_fail: the error is sticky either way). Returns 0 (also
- * when fn stopped or no row matched) or -1. Rows may not be written by fn. */
+ * when fn stopped or no row matched) or -1. Rows may not be written by fn.
+ * An empty prefix visits the whole table. */
 typedef int (*st_row_fn)(void *arg, struct mxr_store_txn *t, const MDB_val *k, const MDB_val *v,
                          struct mxr_err *err);
 int st_scan(struct mxr_store_txn *t, enum store_table tb, const struct skey *prefix, st_row_fn fn, void *arg,
@@ -205,7 +206,7 @@ static inline MDB_val st_val(const struct skey *k)
     return (MDB_val){.mv_size = k->n, .mv_data = (void *)k->b};
 }
 
-/* Does the value v (of a DUPFIXED u64 table) start with key prefix p? */
+/* Does the key k start with the prefix p? */
 static inline bool st_prefix(const MDB_val *k, const struct skey *p)
 {
     return k->mv_size >= p->n && memcmp(k->mv_data, p->b, p->n) == 0;

@@ -197,7 +197,8 @@ int st_scan(struct mxr_store_txn *t, enum store_table tb, const struct skey *pre
     if (st_cursor(t, tb, &c, err))
         return -1;
     MDB_val k = st_val(prefix), v;
-    int rc = st_cget(t, c, &k, &v, MDB_SET_RANGE, err);
+    /* LMDB refuses an empty key for MDB_SET_RANGE: an empty prefix is the whole table. */
+    int rc = st_cget(t, c, &k, &v, prefix->n ? MDB_SET_RANGE : MDB_FIRST, err);
     while (rc == 0 && st_prefix(&k, prefix)) {
         if ((rc = fn(arg, t, &k, &v, err)) != 0)
             break;

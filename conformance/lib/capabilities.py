@@ -109,4 +109,9 @@ def probe(run, target, name):
             if not o.offered:
                 return Offer(False, "room fixture needs %s: %s" % (cap, o.reason), o.kind)
         return Offer(True)
+    if name == "cluster":
+        # Private relays for a multi-relay scenario (Context.cluster).
+        if run.cluster_args is None:
+            return Offer(False, run.no_cluster, UNAVAILABLE)
+        return Offer(True)
     raise KeyError("unknown capability %r" % name)

@@ -1,5 +1,6 @@
 """What a case sees: the target(s), the fake servers, a recording client,
 capability checks and fixtures."""
+import os
 import traceback
 
 from . import fixtures, reach
@@ -37,6 +38,8 @@ class Run:
         self.check_reach = check_reach     # target mode: probe whether the target can fetch the fakes' keys
         self.client = HttpClient()         # for probes and key lookups: not recorded
         self.fixtures = fixtures.FixtureCache()
+        self.cluster_args = None           # how to start private relays (default mode)
+        self.no_cluster = "no relays to start"
         self._caps = {}
         self._keys = {}
         self._reach = {}
@@ -87,6 +90,7 @@ class Context:
         self._cleanups = []
         self.http = HttpClient(recorder=self._record)
         self._current_target = None
+        self.result = None                 # set by the runner before the cleanups run
 
     # ---- who is who ----
     @property
@@ -174,6 +178,23 @@ class Context:
         t = target or self.target
         v = str(version or self.run.room_version)
         return self.run.fixtures.get((t.base_url, v, kind), lambda: fixtures.make_relay_room(self, t, v, kind))
+
+    def cluster(self, n):
+        """A fresh private set of n spawned relays (lib/cluster.py) for a
+        multi-relay scenario, stopped when the case ends. Skips in target and
+        mock mode, where the suite starts no servers."""
+        if self.run.cluster_args is None:
+            raise Skip(self.run.no_cluster, UNAVAILABLE)
+        from . import cluster
+        cluster.QUIET = True
+        cl = cluster.Cluster(n, **self.run.cluster_args)
+        # A case that did not pass keeps its relays' directories (logs, stores)
+        # inside the work directory, which the runner then keeps too; so does
+        # every case with MXR_CONFORMANCE_KEEP_CLUSTERS=1 (the test command
+        # scans their logs for sanitizer reports).
+        keep_all = os.environ.get("MXR_CONFORMANCE_KEEP_CLUSTERS") == "1"
+        self.cleanup(lambda: cl.close(keep=keep_all or self.result not in ("pass", "skip")))
+        return cl
 
     def on_fake(self, fake, method, pattern, fn):
         """A route on a fake server for the duration of this case."""

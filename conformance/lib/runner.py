@@ -118,6 +118,7 @@ def run_case(run, c):
         result, reason = "fail", str(f) or "assertion failed"
     except Exception:
         result, reason = "error", traceback.format_exc(limit=6).strip()
+    ctx.result = result
     errs = ctx.run_cleanups()
     if errs and result == "pass":
         result, reason = "error", "cleanup failed: " + errs[0]
@@ -184,6 +185,8 @@ def parse_args(argv):
                     help="test the suite itself against its built-in mock homeserver (lib/mockhs.py); "
                          "only 'error' results matter there")
     ap.add_argument("--no-selftest", action="store_true", help="skip the check of the suite's own signing code")
+    ap.add_argument("--no-scenarios", action="store_true",
+                    help="skip the scenario cases, which start private sets of relays (default mode only)")
     a = ap.parse_args(argv)
     if a.mock and a.target:
         ap.error("--mock and --target exclude each other")
@@ -303,6 +306,13 @@ def main(argv=None):
 
         run = Run(targets, fakes, unreachable, schema=schema, strict=a.strict, room_version=a.room_version,
                   fake_ca=ca_crt, check_reach=bool(a.target))
+        if remote:
+            run.no_cluster = ("scenario cases start private mxrelay daemons: default (spawn) mode only, "
+                              "not --target or --mock")
+        elif a.no_scenarios:
+            run.no_cluster = "scenario cases not selected (--no-scenarios)"
+        else:
+            run.cluster_args = {"mxrelay": a.mxrelay, "parent": work}
         for f in fakes.values():
             f.key_lookup = run.target_keys
         started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

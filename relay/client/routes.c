@@ -3,6 +3,7 @@
  * older clients (matrix-nio 0.20) still use; r0 and v3 share their shapes
  * for everything served here. */
 #include "relay/client/client_int.h"
+#include "relay/client/pushrules.h"
 
 #define AUTH MXR_ROUTE_CLIENT_AUTH
 #define JSON MXR_ROUTE_BODY_JSON
@@ -68,6 +69,16 @@ static const struct mxr_route ROUTES[] = {
     CS("POST", "/user/{userId}/filter", cl_h_filter_post, AUTH | JSON),
     CS("GET", "/user/{userId}/filter/{filterId}", cl_h_filter_get, AUTH),
     CS("GET", "/sync", cl_h_sync, AUTH),
+
+    CS("GET", "/pushrules/", cl_h_pushrules_all, AUTH),
+    CS("GET", "/pushrules/global/", cl_h_pushrules_global, AUTH),
+    CS("GET", "/pushrules/global/{kind}/{ruleId}", cl_h_pushrule_get, AUTH),
+    CS("PUT", "/pushrules/global/{kind}/{ruleId}", cl_h_pushrule_put, AUTH | JSON),
+    CS("DELETE", "/pushrules/global/{kind}/{ruleId}", cl_h_pushrule_delete, AUTH),
+    CS("GET", "/pushrules/global/{kind}/{ruleId}/enabled", cl_h_pushrule_enabled_get, AUTH),
+    CS("PUT", "/pushrules/global/{kind}/{ruleId}/enabled", cl_h_pushrule_enabled_put, AUTH | JSON),
+    CS("GET", "/pushrules/global/{kind}/{ruleId}/actions", cl_h_pushrule_actions_get, AUTH),
+    CS("PUT", "/pushrules/global/{kind}/{ruleId}/actions", cl_h_pushrule_actions_put, AUTH | JSON),
 };
 
 int mxr_client_add_routes(struct mxr_router *r, struct mxr_err *err)

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "relay/rooms/rooms.h"
+#include "relay/store/invites.h"
 
 #define DEFAULT_TIMELINE_LIMIT 10   /* Synapse's default */
 #define MAX_TIMELINE_LIMIT 500
@@ -354,6 +355,37 @@ struct room_list {
     json_t *rooms;   /* [[room_id, membership], ...] */
 };
 
+/* An invite over federation to a room this server is not in: what the
+ * inviting server told us of the room (stored with the invite), then the
+ * invite itself. Once the room's state is known here (the user joined) its
+ * membership decides, as for every other room. */
+static int remote_invite(void *arg, const char *room_id, const char *event_id, uint64_t stream,
+                         const char *stripped, size_t len)
+{
+    struct sync *s = arg;
+    char m[32];
+    if (!cl_filter_room(&s->f, room_id) || (!s->initial && stream <= s->since_ev))
+        return 0;
+    if (cl_membership(s->t, room_id, s->req->user_id, m, NULL, NULL, &s->err) < 0)
+        return -1;
+    if (m[0])
+        return 0;
+    json_t *events = json_loadb(stripped, len, 0, NULL);
+    if (!json_is_array(events)) {
+        json_decref(events);
+        events = json_array();
+    }
+    json_t *invite = cl_stripped_event(s->t, event_id, &s->err);
+    if (!invite) {
+        json_decref(events);
+        return -1;
+    }
+    json_array_append_new(events, invite);
+    json_object_set_new(s->invite, room_id, json_pack("{s:{s:o}}", "invite_state", "events", events));
+    s->any = true;
+    return 0;
+}
+
 static int list_room(void *arg, const char *room_id, const char *membership)
 {
     json_array_append_new(((struct room_list *)arg)->rooms, json_pack("[s, s]", room_id, membership));
@@ -430,6 +462,8 @@ static int compute(struct sync *s)
         if (r < 0)
             goto out;
     }
+    if (mxr_store_remote_invites(s->t, s->req->user_id, remote_invite, s, &s->err) < 0)
+        goto out;
     rc = 0;
 out:
     mxr_store_read_end(s->t);

@@ -8,6 +8,7 @@
 
 #include "mxr/ids.h"
 #include "mxr/pdu.h"
+#include "relay/store/invites.h"
 
 /* invite_room_state (invites-v2.yaml, v1.16): present, with m.room.create,
  * each event formatted for the room version, in the invite's room, and
@@ -49,7 +50,31 @@ struct invite_arg {
     struct item *it;
     const char *version;
     int64_t now;
+    const char *stripped;    /* JSON array: what the inviting server told us of the room */
 };
+
+/* The client-facing stripped state (client-server API §Stripped state:
+ * type, state_key, content, sender) of invite_room_state, whose entries are
+ * full PDUs (v12) or already stripped events; malformed entries are left
+ * out. Returns malloc'd JSON. */
+static char *stripped_state(const json_t *state)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(state, i, e) {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        const char *sk = json_string_value(json_object_get(e, "state_key"));
+        const char *sender = json_string_value(json_object_get(e, "sender"));
+        json_t *content = json_object_get(e, "content");
+        if (type && sk && sender && json_is_object(content))
+            json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:O}", "type", type, "state_key", sk, "sender",
+                                                 sender, "content", content));
+    }
+    char *text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    return text;
+}
 
 /* The invite is stored as an outlier: we are (usually) not in the room, so
  * its auth events and prevs are unknown; the pipeline takes it over if it
@@ -77,6 +102,11 @@ static int invite_write(struct mxr_store_txn *txn, void *arg, struct mxr_err *er
     free(json);
     if (rc == 0)
         it->stored_now = !out.already;
+    /* Pending for the invitee until they join or reject it (relay/client/sync.c lists it). */
+    if (rc == 0 && a->stripped &&
+        mxr_store_remote_invite_put(txn, it->ev.state_key, rooms_room_of(&it->ev), it->ev.event_id, a->stripped,
+                                    strlen(a->stripped), err) < 0)
+        return -1;
     return rc;
 }
 
@@ -174,8 +204,11 @@ json_t *mxr_rooms_receive_invite(struct mxr_rooms *r, const char *origin, const 
     json_decref(signed_stored);
     if (rc < 0)
         goto out;
-    struct invite_arg a = {&it, rv->id, rooms_now(r)};
-    if (mxr_store_write(r->store, invite_write, &a, err) < 0)
+    char *stripped = stripped_state(json_object_get(body, "invite_room_state"));
+    struct invite_arg a = {&it, rv->id, rooms_now(r), stripped};
+    rc = stripped ? mxr_store_write(r->store, invite_write, &a, err) : mxr_err_set(err, "M_UNKNOWN", "out of memory");
+    free(stripped);
+    if (rc < 0)
         goto out;
     res.outcome = MXR_PDU_OUTLIER;
     snprintf(res.event_id, sizeof res.event_id, "%s", it.ev.event_id);

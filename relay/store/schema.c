@@ -68,6 +68,7 @@ const struct store_table_def store_tables[T_COUNT] = {
     [T_USERVERSION_BACKUP] = {"userversion_backup", 0, 1},
     [T_USERVERSIONROOMSESSION_KEY] = {"userversionroomsession_key", 0, 1},
     [T_RECEIPTSTREAM_ROOM] = {"receiptstream_room", 0, 1},
+    [T_USERROOM_REMOTEINVITE] = {"userroom_remoteinvite", 0, 1},
 };
 
 /* Data migrations: steps[i] brings a store from version `from` to from + 1.

@@ -83,6 +83,8 @@ enum store_table {
     T_USERVERSIONROOMSESSION_KEY,   /* str8 user + u64 version + str8 room + session -> KeyBackupData */
     /* Ephemeral data made durable (relay/store/edus.c) */
     T_RECEIPTSTREAM_ROOM,           /* u64 stream -> room whose receipts changed */
+    /* Invites over federation to rooms this server is not in (relay/store/invites.c) */
+    T_USERROOM_REMOTEINVITE,        /* str8 user + room ID -> u64 stream + str8 event ID + stripped state JSON */
     T_COUNT
 };
 

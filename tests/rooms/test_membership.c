@@ -11,6 +11,7 @@
 #include "mxr/event.h"
 #include "mxr/pdu.h"
 #include "mxr/roomver.h"
+#include "relay/store/invites.h"
 #include "tests/rooms/rooms_fixture.h"
 
 #define ALICE "@alice:a.test"
@@ -387,12 +388,34 @@ static int a_keys(void *ctx, const char *server, const char *key_id, int64_t ts,
     return 0;
 }
 
+struct pending {
+    int n;
+    char room[256], event_id[256], stripped[512];
+    uint64_t stream;
+};
+
+static int pending_cb(void *arg, const char *room_id, const char *event_id, uint64_t stream, const char *stripped,
+                      size_t len)
+{
+    struct pending *pd = arg;
+    pd->n++;
+    snprintf(pd->room, sizeof pd->room, "%s", room_id);
+    snprintf(pd->event_id, sizeof pd->event_id, "%s", event_id);
+    snprintf(pd->stripped, sizeof pd->stripped, "%.*s", (int)len, stripped);
+    pd->stream = stream;
+    return 0;
+}
+
 static void test_receive_invite(void **state)
 {
     struct rfx *f = *state;
     char id[MXR_ID_MAX + 1];
     json_t *ev = remote_invite(f, "@dave:a.test", "invite", id);
-    json_t *body = json_pack("{s:s, s:O, s:[]}", "room_version", "11", "event", ev, "invite_room_state");
+    /* invite_room_state: a stripped name event, and an entry without content (left out). */
+    json_t *body = json_pack("{s:s, s:O, s:[{s:s, s:s, s:s, s:{s:s}, s:s}, {s:s, s:s, s:s}]}", "room_version", "11",
+                             "event", ev, "invite_room_state", "type", "m.room.name", "state_key", "", "sender",
+                             "@bob:b.test", "content", "name", "Remote room", "origin_server_ts", "junk",
+                             "type", "m.room.topic", "state_key", "", "sender", "@bob:b.test");
     struct mxr_err err = {0};
     json_t *resp = mxr_rooms_receive_invite(f->rooms, "b.test", "!remote:b.test", id, body, &err);
     if (!resp)
@@ -413,6 +436,16 @@ static void test_receive_invite(void **state)
     struct rfx_notice n;
     assert_int_equal(rfx_notices_for(f, id, &n), 1);
     assert_true(n.remote_invite);
+    /* Pending for dave (relay/client/sync.c lists it), with the stripped state. */
+    struct pending pd = {0};
+    assert_int_equal(mxr_store_remote_invites(rfx_read(f), "@dave:a.test", pending_cb, &pd, &err), 0);
+    rfx_read_end(f);
+    assert_int_equal(pd.n, 1);
+    assert_string_equal(pd.room, "!remote:b.test");
+    assert_string_equal(pd.event_id, id);
+    assert_true(pd.stream > 0);
+    assert_string_equal(pd.stripped, "[{\"type\":\"m.room.name\",\"state_key\":\"\",\"sender\":\"@bob:b.test\","
+                                     "\"content\":{\"name\":\"Remote room\"}}]");
     json_decref(body);
     json_decref(ev);
 

@@ -59,6 +59,7 @@ class Relay:
         self.config = entry["config"]
         self.pid = entry["pid"]
         self.log = entry["log"]
+        self.proc = None
         self.ctx = ssl.create_default_context(cafile=entry["ca_file"])
 
     def request(self, method, path, body=None, token=None, timeout=30):
@@ -110,6 +111,7 @@ class Relay:
             p = subprocess.Popen([self.cluster.mxrelay, "--config", self.config], stdout=logf, stderr=logf,
                                  stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid = p.pid
+        self.proc = p      # our child: reaped by close(), which spawn --stop cannot do
         self.cluster.save()
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -149,6 +151,17 @@ class Cluster:
             json.dump(self.entries, f, indent=2)
 
     def close(self, keep=False):
+        # Relays restarted by Relay.start are children of this process: stop
+        # and reap them here (spawn --stop would wait out its deadline on the
+        # zombies); spawn --stop ends the others.
+        for r in self.relays:
+            if r.proc is not None and r.proc.poll() is None:
+                r.proc.terminate()
+                try:
+                    r.proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    r.proc.kill()
+                    r.proc.wait()
         subprocess.run(["/usr/bin/python3", os.path.join(SRCDIR, "conformance", "spawn"), "--stop", self.dir],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not keep:

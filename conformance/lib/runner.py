@@ -187,9 +187,13 @@ def parse_args(argv):
     ap.add_argument("--no-selftest", action="store_true", help="skip the check of the suite's own signing code")
     ap.add_argument("--no-scenarios", action="store_true",
                     help="skip the scenario cases, which start private sets of relays (default mode only)")
+    ap.add_argument("--only-scenarios", action="store_true",
+                    help="run only the scenario cases (those that require 'cluster')")
     a = ap.parse_args(argv)
     if a.mock and a.target:
         ap.error("--mock and --target exclude each other")
+    if a.no_scenarios and a.only_scenarios:
+        ap.error("--no-scenarios and --only-scenarios exclude each other")
     if a.target and not a.server_name:
         ap.error("--target needs --server-name")
     if bool(a.fake_ca_cert) != bool(a.fake_ca_key):
@@ -202,6 +206,8 @@ def parse_args(argv):
 def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
     cases = select(load_cases(os.path.join(HERE, "cases")), a.patterns)
+    if a.only_scenarios:
+        cases = [c for c in cases if "cluster" in c.requires]
     if a.list:
         for c in cases:
             print("%-48s %-22s %s%s" % (c.id, c.section, c.spec,

@@ -4,7 +4,8 @@ here under their old name."""
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.environ.get("MXR_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", ".."),
+# Appended, not prepended: conformance/lib/http.py must not shadow the standard library's http.
+sys.path.append(os.path.join(os.environ.get("MXR_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", ".."),
                                 "conformance", "lib"))
 
 from cluster import CLIENT, SANITIZED, Cluster, Failure, Relay, User, log, run, wait_for  # noqa: E402,F401

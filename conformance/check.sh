@@ -7,7 +7,8 @@
 #      in "error" (an exception in the suite).
 # Each run writes report.json / report.html, which are checked for shape.
 # Set MXR_SPEC_DIR to the Matrix spec (root or data/) to validate responses
-# against its OpenAPI schemas; set MXR_CONFORMANCE_STRICT=1 to turn skips of
+# against its OpenAPI schemas (default: ../shared/spec beside the source tree
+# when that exists); set MXR_CONFORMANCE_STRICT=1 to turn skips of
 # unimplemented endpoints into failures.
 # Skips (77) when /usr/bin/python3, one of its modules, or openssl is missing.
 PY=/usr/bin/python3
@@ -36,6 +37,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/mxr-conformance-check.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 run="$srcdir/conformance/run"
 extra=""
+[ -z "$MXR_SPEC_DIR" ] && [ -d "$srcdir/../shared/spec/data/api" ] && MXR_SPEC_DIR="$srcdir/../shared/spec"
 [ -n "$MXR_SPEC_DIR" ] && extra="$extra --spec-dir $MXR_SPEC_DIR"
 [ "$MXR_CONFORMANCE_STRICT" = 1 ] && extra="$extra --strict"
 

@@ -32,8 +32,12 @@ export MXR_CONFORMANCE_KEEP_CLUSTERS=1   # kept for the log scan below; removed 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mxr-conformance-scenarios.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 status=0
+# The scenarios' client API responses are validated like check.sh's (MXR_SPEC_DIR).
+extra=""
+[ -z "$MXR_SPEC_DIR" ] && [ -d "$srcdir/../shared/spec/data/api" ] && MXR_SPEC_DIR="$srcdir/../shared/spec"
+[ -n "$MXR_SPEC_DIR" ] && extra="--spec-dir $MXR_SPEC_DIR"
 if ! "$PY" "$srcdir/conformance/run" --only-scenarios --servers 1 --mxrelay "$mxrelay" --report "$tmp/report" \
-        --work-dir "$tmp/work"; then
+        --work-dir "$tmp/work" $extra; then
     echo "FAIL: conformance/run --only-scenarios"
     for log in "$tmp"/work/mxr-fed-*/hs*/mxrelay.log; do
         [ -f "$log" ] && { echo "--- $log (tail)"; tail -n 40 "$log"; }

@@ -23,6 +23,7 @@ static int check_listeners(const struct mxr_opt *o, const struct mxr_config *cfg
 static int check_static_map(const struct mxr_opt *o, const struct mxr_config *cfg, struct mxr_err *err);
 static int check_patterns(const struct mxr_opt *o, const struct mxr_config *cfg, struct mxr_err *err);
 static int check_room_version(const struct mxr_opt *o, const struct mxr_config *cfg, struct mxr_err *err);
+static int check_server_names(const struct mxr_opt *o, const struct mxr_config *cfg, struct mxr_err *err);
 
 #define F(field) offsetof(struct mxr_config, field)
 
@@ -69,10 +70,16 @@ const struct mxr_opt MXR_CONFIG_OPTIONS[] = {
       NULL, 0,
       "Allow outbound federation connections to loopback, private and link-local\n"
       "addresses. Off by default so peers cannot aim us at internal services." },
+    { "trusted_key_servers", OPT_STRLIST, F(trusted_key_servers), "[]", NULL, 0, 0, check_server_names, 0,
+      "Notary servers asked, in this order, for another server's signing keys when\n"
+      "that server cannot be reached itself (spec: \"Querying Keys Through Another\n"
+      "Server\"). Their answers are believed only when signed by the notary and by\n"
+      "the origin. Example: [\"matrix.org\"]; empty: ask the servers only." },
     { "max_request_bytes", OPT_INT, F(max_request_bytes), "10485760", NULL, 1024, 1L << 30, NULL, 0,
       "Largest request body accepted; bigger ones get 413 M_TOO_LARGE." },
     { "thread_pool_size", OPT_INT, F(thread_pool_size), "4", NULL, 1, 256, NULL, 0,
-      "Request-handling threads per listener." },
+      "Unused since every connection has a thread of its own (so that a /sync long-poll holds up no other "
+      "request); still accepted so that older configuration files load." },
     { "log_level", OPT_LOGLEVEL, F(log_level), "info", NULL, 0, 0, NULL, 0,
       "error, warn, info or debug. Logs go to stderr, one line per event." },
     { "registration_enabled", OPT_BOOL, F(registration_enabled), "false", NULL, 0, 0, NULL, 0,
@@ -84,6 +91,23 @@ const struct mxr_opt MXR_CONFIG_OPTIONS[] = {
     { "default_room_version", OPT_STRING, F(default_room_version), "\"" MXR_DEFAULT_ROOM_VERSION "\"", NULL, 0, 0,
       check_room_version, 0,
       "Room version of rooms created here (spec: keep using 11 for now)." },
+    { "ratelimit_login_per_minute", OPT_INT, F(ratelimit_login_per_minute), "30", NULL, 0, 100000, NULL, 0,
+      "Client API rate limit of POST /login, per client IP address: requests per\n"
+      "minute on average (0: no limit). Over it: 429 M_LIMIT_EXCEEDED, Retry-After.\n"
+      "Behind a reverse proxy every client has the proxy's address (X-Forwarded-For\n"
+      "is not read): raise the login and registration limits or turn them off." },
+    { "ratelimit_login_burst", OPT_INT, F(ratelimit_login_burst), "10", NULL, 1, 100000, NULL, 0,
+      "Logins one IP address may make at once before the rate applies." },
+    { "ratelimit_registration_per_minute", OPT_INT, F(ratelimit_registration_per_minute), "20", NULL, 0, 100000,
+      NULL, 0, "Rate limit of POST /register (accounts created), per client IP address\n"
+      "(0: no limit). Shared-secret registration is not limited." },
+    { "ratelimit_registration_burst", OPT_INT, F(ratelimit_registration_burst), "10", NULL, 1, 100000, NULL, 0,
+      "Registrations one IP address may make at once." },
+    { "ratelimit_message_per_minute", OPT_INT, F(ratelimit_message_per_minute), "600", NULL, 0, 1000000, NULL, 0,
+      "Rate limit of PUT /rooms/{roomId}/send, per user (0: no limit). Server\n"
+      "admins (register-user --admin) are not limited." },
+    { "ratelimit_message_burst", OPT_INT, F(ratelimit_message_burst), "100", NULL, 1, 1000000, NULL, 0,
+      "Messages one user may send at once before the rate applies." },
 };
 const size_t MXR_CONFIG_N_OPTIONS = sizeof MXR_CONFIG_OPTIONS / sizeof MXR_CONFIG_OPTIONS[0];
 _Static_assert(sizeof MXR_CONFIG_OPTIONS / sizeof MXR_CONFIG_OPTIONS[0] <= MXR_CONFIG_MAX_OPTIONS,
@@ -200,6 +224,15 @@ static int check_patterns(const struct mxr_opt *o, const struct mxr_config *cfg,
     for (size_t i = 0; i < l->n; i++)
         if (!l->items[i][0])
             return mxr_err_set(err, "M_INVALID_PARAM", "item %zu is an empty pattern", i + 1);
+    return 0;
+}
+
+static int check_server_names(const struct mxr_opt *o, const struct mxr_config *cfg, struct mxr_err *err)
+{
+    const struct mxr_strlist *l = mxr_opt_cfield(o, cfg);
+    for (size_t i = 0; i < l->n; i++)
+        if (mxr_server_name_parse(l->items[i], NULL, err) < 0)
+            return mxr_err_prefix(err, "item %zu", i + 1);
     return 0;
 }
 

@@ -47,6 +47,7 @@ struct mxr_config {
     struct mxr_strlist federation_allow; /* fnmatch(3) patterns; empty = every server */
     struct mxr_strlist federation_deny;
     bool federation_allow_private_addresses;
+    struct mxr_strlist trusted_key_servers; /* notaries asked for keys a server cannot give us itself */
     long max_request_bytes;
     long thread_pool_size;
     int log_level;                       /* enum mxr_log_level */
@@ -54,6 +55,11 @@ struct mxr_config {
     char *default_room_version;
     char *registration_shared_secret;    /* NULL: the shared-secret registration API is off */
     char *public_baseurl;                /* NULL: https://server_name */
+    /* Client API rate limits (relay/client/ratelimit.c): per minute and
+     * burst of a token bucket; per_minute 0 turns one off. */
+    long ratelimit_login_per_minute, ratelimit_login_burst;
+    long ratelimit_registration_per_minute, ratelimit_registration_burst;
+    long ratelimit_message_per_minute, ratelimit_message_burst;
 };
 
 /* Parses YAML text (source names the origin in messages, e.g. the file

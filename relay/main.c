@@ -27,7 +27,9 @@
 #include "relay/federation/fedclient.h"
 #include "relay/federation/fedout.h"
 #include "relay/federation/inbound.h"
+#include "relay/federation/keyfetch.h"
 #include "relay/federation/keyring.h"
+#include "relay/federation/keystore.h"
 #include "relay/federation/xmatrix.h"
 #include "relay/http/http.h"
 #include "relay/http/listener.h"
@@ -147,10 +149,38 @@ static int64_t clock_of_server(void *ctx)
     return mxr_server_now(ctx);
 }
 
-/* The store under data_dir/store, and the services over it: the rooms
- * pipeline (event keys from the keyring, notices to the server's hook), the
- * inbound federation context and the EDU store. */
-static int open_services(struct mxr_server *srv, struct mxr_err *err)
+/* Other servers' keys: fetched directly, then through the notaries of
+ * trusted_key_servers (keyfetch.h), cached in the store (keystore.h). */
+struct key_services {
+    struct mxr_keyfetch *fetch;
+    struct mxr_keystore *cache;
+};
+
+static int open_keyring(struct mxr_server *srv, struct key_services *ks, struct mxr_err *err)
+{
+    const struct mxr_config *cfg = srv->cfg;
+    if (!(ks->fetch = mxr_keyfetch_new(srv->fed, (const char *const *)cfg->trusted_key_servers.items,
+                                       cfg->trusted_key_servers.n, err)) ||
+        !(ks->cache = mxr_keystore_new(srv->store, &srv->log, err)))
+        return -1;
+    struct mxr_keyring_deps deps = {
+        .server_name = cfg->server_name, .key = &srv->key, .clock = clock_of_server, .clock_ctx = srv,
+        .fetch = mxr_keyfetch_fetch, .fetch_ctx = ks->fetch, .cache = mxr_keystore_ops(ks->cache),
+    };
+    if (!(srv->keyring = mxr_keyring_new(&deps, err)))
+        return -1;
+    if (cfg->trusted_key_servers.n)
+        mxr_log(&srv->log, MXR_LOG_INFO, NULL, "key notaries: %zu (first %s)", cfg->trusted_key_servers.n,
+                cfg->trusted_key_servers.items[0]);
+    return 0;
+}
+
+/* The store under data_dir/store, and the services over it: the keyring
+ * (its cache is in the store), the rooms pipeline (event keys from the
+ * keyring, notices to the server's hook, outbound PDUs queued in the
+ * commit of their event), the inbound federation context and the EDU
+ * store. */
+static int open_services(struct mxr_server *srv, struct key_services *ks, struct mxr_err *err)
 {
     const struct mxr_config *cfg = srv->cfg;
     char *path = join(cfg->data_dir, "store");
@@ -165,14 +195,18 @@ static int open_services(struct mxr_server *srv, struct mxr_err *err)
     }
     mxr_log(&srv->log, MXR_LOG_INFO, NULL, "store: %s", path);
     free(path);
+    if (open_keyring(srv, ks, err) < 0)
+        return -1;
     struct mxr_rooms_deps rd = {
         .server_name = cfg->server_name, .key = &srv->key, .store = srv->store,
         .keys = { mxr_keyring_lookup, srv->keyring }, .clock = clock_of_server, .clock_ctx = srv,
         .notify = mxr_server_rooms_notify, .notify_ctx = srv, .default_room_version = cfg->default_room_version,
+        .in_commit = mxr_fedout_in_commit, .in_commit_ctx = srv,
     };
     if (!(srv->rooms = mxr_rooms_new(&rd, err)) || !(srv->inbound = mxr_inbound_new(NULL, err)) ||
         !(srv->edus = mxr_edu_store_new(err)))
         return -1;
+    mxr_edu_store_attach(srv->edus, srv->store);   /* receipts and to-device messages outlive restarts */
     return 0;
 }
 
@@ -249,6 +283,7 @@ static int run(const char *config_path)
     atomic_init(&srv.next_request_id, 0);
     struct mxr_router router = { .federation_auth = mxr_xmatrix_authenticate };
     char *cert = NULL, *key = NULL;
+    struct key_services keys = { NULL, NULL };
     int status = 1;
     const struct mxr_log *lg = &srv.log;
 
@@ -268,11 +303,7 @@ static int run(const char *config_path)
 
     if (!(srv.fed = mxr_fedclient_new(&cfg, lg, &err)))
         goto out;
-    struct mxr_keyring_deps deps = {
-        .server_name = cfg.server_name, .key = &srv.key, .clock = clock_of_server, .clock_ctx = &srv,
-        .fetch = mxr_fedclient_fetch_keys, .fetch_ctx = srv.fed,
-    };
-    if (!(srv.keyring = mxr_keyring_new(&deps, &err)) || open_services(&srv, &err) < 0 ||
+    if (open_services(&srv, &keys, &err) < 0 ||
         mxr_router_add(&router, MXR_FEDERATION_ROUTES, MXR_FEDERATION_N_ROUTES, &err) < 0 ||
         mxr_client_start(&srv, &router, &err) < 0 || mxr_realm_start(&srv, &router, &err) < 0)
         goto out;
@@ -306,10 +337,13 @@ out:
     mxr_http_stop(srv.http, 0);
     mxr_client_free(srv.client);
     mxr_realm_free(srv.realm);
-    mxr_fedout_stop(srv.fedout);   /* before the store closes: it completes what is in flight */
-    srv.fedout = NULL;
+    struct mxr_fedout *fo = srv.fedout;
+    srv.fedout = NULL;   /* writes still running queue into the store only */
+    mxr_fedout_stop(fo);   /* before the store closes: it completes what is in flight */
     close_services(&srv);
     mxr_keyring_free(srv.keyring);
+    mxr_keystore_free(keys.cache);
+    mxr_keyfetch_free(keys.fetch);
     mxr_fedclient_free(srv.fed);
     mxr_router_free(&router);
     mxr_key_wipe(&srv.key);

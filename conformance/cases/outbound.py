@@ -3,7 +3,7 @@ Rooms, §Backfilling and retrieving missing events): private relays started by
 the suite, talking to each other, driven by their users through the
 client-server API. Default (spawn) mode only: against a --target the suite
 cannot stop and restart servers."""
-import os
+import urllib.parse
 
 from lib import case
 from lib.cluster import SANITIZED, Failure, User, log, wait_for
@@ -127,5 +127,83 @@ def queue_survives_sender_restart(ctx):
 
         wait_for("%s's queue to drain into %s" % (hs1.name, hs2.name), drained, 60)
         same_state(alice, bob, room)
+
+    with_logs(cl, scenario)
+
+
+SP_INVITE = ("server-server-api §Inviting to a room; client-server-api §Syncing (rooms.invite, invite_state: "
+             "§Stripped state)")
+
+
+@case("outbound.invite_shows_in_sync", section=S, spec=SP_INVITE, requires=("cluster",))
+def invite_shows_in_sync(ctx):
+    """An invite over federation reaches the invitee's /sync with the room's stripped state, and the invitee joins"""
+    cl = ctx.cluster(2)
+
+    def scenario():
+        hs1, hs2 = cl.relays
+        alice, bob = User(hs1, "alice"), User(hs2, "bob")
+        since = bob.call("GET", "/sync?timeout=0")["next_batch"]
+        room = alice.create_room(name="Invited here", topic="about it", preset="private_chat",
+                                 invite=[bob.user_id])
+
+        def invited():
+            j = bob.call("GET", "/sync?timeout=0&since=" + since)
+            return (j.get("rooms") or {}).get("invite", {}).get(room)
+
+        inv = wait_for("the invite in bob's incremental /sync on %s" % hs2.name, invited, 20)
+        events = (inv.get("invite_state") or {}).get("events")
+        if not isinstance(events, list):
+            raise Failure("rooms.invite[%s] has no invite_state.events: %s" % (room, inv))
+        by_type = {(e.get("type"), e.get("state_key")): e for e in events if isinstance(e, dict)}
+        for e in events:
+            missing = [k for k in ("type", "state_key", "content", "sender") if k not in e]
+            if missing:
+                raise Failure("stripped state event lacks %s: %s" % (missing, e))
+        name = by_type.get(("m.room.name", ""))
+        if not name or name["content"].get("name") != "Invited here":
+            raise Failure("invite_state has no m.room.name 'Invited here': %s" % events)
+        me = by_type.get(("m.room.member", bob.user_id))
+        if not me or me["content"].get("membership") != "invite" or me.get("sender") != alice.user_id:
+            raise Failure("invite_state lacks bob's invite from alice: %s" % events)
+        if not by_type.get(("m.room.create", "")):
+            raise Failure("invite_state has no m.room.create: %s" % events)
+        # an initial sync shows it too
+        if room not in (bob.call("GET", "/sync?timeout=0").get("rooms") or {}).get("invite", {}):
+            raise Failure("the invite is missing from bob's initial /sync")
+
+        # Joining by room ID alone, as clients do after an invite (the server
+        # finds a resident server itself).
+        bob.call("POST", "/join/%s" % urllib.parse.quote(room, safe=""), {})
+        wait_for("bob joined on %s" % hs1.name,
+                 lambda: alice.state(room).get(("m.room.member", bob.user_id)), 20)
+        j = bob.call("GET", "/sync?timeout=0")
+        rooms = j.get("rooms") or {}
+        if room in rooms.get("invite", {}) or room not in rooms.get("join", {}):
+            raise Failure("after joining, bob's /sync still lists the invite or not the room: %s"
+                          % {k: list(v) for k, v in rooms.items()})
+
+    with_logs(cl, scenario)
+
+
+@case("outbound.invite_rejected", section=S, spec=SP_INVITE + "; server-server-api §Leaving Rooms (Rejecting Invites)",
+      requires=("cluster",))
+def invite_rejected(ctx):
+    """Rejecting an invite over federation (make_leave/send_leave via the inviter) ends it on both servers"""
+    cl = ctx.cluster(2)
+
+    def scenario():
+        hs1, hs2 = cl.relays
+        alice, bob = User(hs1, "alice"), User(hs2, "bob")
+        room = alice.create_room(name="Not for bob", preset="private_chat", invite=[bob.user_id])
+        wait_for("the invite in bob's /sync", lambda: room in (bob.call("GET", "/sync?timeout=0").get("rooms") or {})
+                 .get("invite", {}), 20)
+        bob.call("POST", "/rooms/%s/leave" % urllib.parse.quote(room, safe=""), {})
+        wait_for("bob's rejection in the room on %s" % hs1.name,
+                 lambda: (alice.call("GET", "/rooms/%s/state/m.room.member/%s" % (
+                     urllib.parse.quote(room, safe=""), urllib.parse.quote(bob.user_id, safe="")))
+                     .get("membership") == "leave") or None, 20)
+        if room in (bob.call("GET", "/sync?timeout=0").get("rooms") or {}).get("invite", {}):
+            raise Failure("bob's /sync still lists the invite he rejected")
 
     with_logs(cl, scenario)

@@ -108,8 +108,10 @@ def directory_alias(ctx):
 
 @case("user.devices.local_user", section=S_D, spec=SP_UD, requires=("user/devices", "client-register"))
 def devices_local(ctx):
-    """The devices of a registered user: user_id, integer stream_id, and the login's device"""
+    """The devices of a registered user: user_id, integer stream_id, and the login's device with the keys it
+    uploaded (keys is a required DeviceKeys object, so a device is listed once it has keys)"""
     user = local_user(ctx)
+    uploaded = upload_device_keys(ctx, user) if user.device_id else None
     ex = ctx.signed("GET", FED + "/v1/user/devices/" + q(user.user_id))
     j = expect_json(ex)
     check(j.get("user_id") == user.user_id, "user_id %r" % j.get("user_id"), ex)
@@ -118,9 +120,29 @@ def devices_local(ctx):
     check(isinstance(devs, list), "devices is not an array", ex)
     for d in devs:
         check(isinstance(d, dict) and isinstance(d.get("device_id"), str), "a device without device_id", ex)
-    if user.device_id:
-        check(any(d.get("device_id") == user.device_id for d in devs), "the registered device %s is not listed"
-              % user.device_id, ex)
+    if uploaded:
+        mine = [d for d in devs if d.get("device_id") == user.device_id]
+        check(mine, "the registered device %s, which uploaded keys, is not listed" % user.device_id, ex)
+        check(mine[0].get("keys") == uploaded, "device %s: keys are not the ones it uploaded" % user.device_id, ex)
+
+
+def upload_device_keys(ctx, user):
+    """Uploads signed device keys for user's device (client-server keys/upload);
+    returns them, or None when the target does not route keys/upload."""
+    import signedjson.key
+    import signedjson.sign
+    sk = signedjson.key.generate_signing_key(user.device_id)
+    keys = {"user_id": user.user_id, "device_id": user.device_id,
+            "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+            "keys": {"ed25519:" + user.device_id: signedjson.key.encode_verify_key_base64(sk.verify_key),
+                     "curve25519:" + user.device_id: "3C5BFWi2Y8MaVvjM8M22DBmh24PmgR0nPvJOIArzgyI"}}
+    keys = signedjson.sign.sign_json(keys, user.user_id, sk)
+    ex = clientapi.call(ctx, ctx.target, "POST", "/_matrix/client/v3/keys/upload", {"device_keys": keys},
+                        token=user.access_token)
+    if ex.status in (404, 405) and ex.errcode == "M_UNRECOGNIZED":
+        return None
+    expect_json(ex)
+    return keys
 
 
 @case("user.devices.unsigned", section=S_D, spec=SP_UD + "; §Request Authentication", requires=("user/devices",))

@@ -71,9 +71,12 @@ class Relay:
             req.add_header("Authorization", "Bearer " + token)
         try:
             with urllib.request.urlopen(req, context=self.ctx, timeout=timeout) as r:
-                return r.status, json.loads(r.read() or b"{}")
+                raw = r.read()
+                self.cluster.observe(method, path, r.status, raw, data, self.base)
+                return r.status, json.loads(raw or b"{}")
         except urllib.error.HTTPError as e:
             raw = e.read()
+            self.cluster.observe(method, path, e.code, raw, data, self.base)
             try:
                 return e.code, json.loads(raw or b"{}")
             except ValueError:
@@ -142,7 +145,12 @@ class Cluster:
         with open(os.path.join(self.dir, "servers.json")) as f:
             self.entries = json.load(f)
         self.relays = [Relay(self, e) for e in self.entries]
+        self.observer = None    # fn(method, path, status, body, request body, base URL): the runner's schema check
         log("spawned %s" % ", ".join(r.name for r in self.relays))
+
+    def observe(self, method, path, status, body, req_body, base):
+        if self.observer is not None:
+            self.observer(method, path, status, body, req_body, base)
 
     def save(self):
         for r, e in zip(self.relays, self.entries):

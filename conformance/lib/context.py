@@ -5,7 +5,7 @@ import traceback
 
 from . import fixtures, reach
 from .core import UNAVAILABLE, Skip
-from .http import HttpClient
+from .http import Exchange, HttpClient
 from .xmatrix import header, request_signature
 
 _SAME = object()
@@ -116,11 +116,21 @@ class Context:
     def _record(self, ex):
         self.exchanges.append(ex)
         if self.run.schema is not None and self._current_target is not None:
-            errs = self.run.schema.validate(ex)
-            if errs:
-                self.schema_errors += errs
-                if self.schema_exchange is None:
-                    self.schema_exchange = ex
+            self._validate(ex)
+
+    def _validate(self, ex):
+        errs = self.run.schema.validate(ex)
+        if errs:
+            self.schema_errors += errs
+            if self.schema_exchange is None:
+                self.schema_exchange = ex
+
+    def _observe_cluster(self, method, path, status, body, req_body, base):
+        """A client API exchange of a scenario's relay (lib/cluster.py),
+        validated like the suite's own requests."""
+        ex = Exchange(method, base.rstrip("/") + path, path, {}, req_body)
+        ex.status, ex.body = status, body or b""
+        self._validate(ex)
 
     def request(self, method, path, body=None, *, target=None, as_=None, auth=None, headers=None,
                 destination=_SAME, header_destination=_SAME, sign_content=_SAME, sign_uri=None, sign_method=None,
@@ -188,6 +198,8 @@ class Context:
         from . import cluster
         cluster.QUIET = True
         cl = cluster.Cluster(n, **self.run.cluster_args)
+        if self.run.schema is not None:
+            cl.observer = self._observe_cluster
         # A case that did not pass keeps its relays' directories (logs, stores)
         # inside the work directory, which the runner then keeps too; so does
         # every case with MXR_CONFORMANCE_KEEP_CLUSTERS=1 (the test command

@@ -166,6 +166,8 @@ void cl_h_register(struct mxr_request *req, struct mxr_response *resp)
     }
     if (cl_uia(c, req, body, "m.login.dummy", NULL, resp) != 1)
         return;
+    if (!cl_rl_admit(c, CL_RL_REGISTRATION, req, resp))
+        return;
     if (!password || !*password) {
         mxr_resp_error(resp, 400, "M_MISSING_PARAM", "'password' is required");
         return;
@@ -227,6 +229,9 @@ void cl_h_register_available(struct mxr_request *req, struct mxr_response *resp)
 void cl_h_login(struct mxr_request *req, struct mxr_response *resp)
 {
     struct mxr_client *c = cl_of(req);
+    /* every attempt counts, failed ones first of all (password guessing) */
+    if (!cl_rl_admit(c, CL_RL_LOGIN, req, resp))
+        return;
     json_t *body = cl_body(req, resp);
     if (!body)
         return;
@@ -334,16 +339,20 @@ void cl_h_logout(struct mxr_request *req, struct mxr_response *resp)
         cl_store_error(req, resp, &err);
         return;
     }
+    cl_keys_device_deleted(req, req->device_id);
     mxr_resp_json(resp, 200, json_object());
 }
 
 void cl_h_logout_all(struct mxr_request *req, struct mxr_response *resp)
 {
     struct mxr_err err = {0};
+    json_t *ids = cl_keys_device_ids(req);
     if (cl_delete_devices(cl_of(req), req->user_id, NULL, NULL, &err) < 0) {
+        json_decref(ids);
         cl_store_error(req, resp, &err);
         return;
     }
+    cl_keys_devices_deleted(req, ids, NULL);
     mxr_resp_json(resp, 200, json_object());
 }
 
@@ -404,9 +413,13 @@ void cl_h_password(struct mxr_request *req, struct mxr_response *resp)
     sodium_memzero(a.hash, sizeof a.hash);
     /* logout_devices defaults to true; the requesting device keeps its token
      * (the spec: the server SHOULD NOT revoke it). */
+    json_t *ids = json_is_false(lo) ? NULL : cl_keys_device_ids(req);
     if (!json_is_false(lo) && cl_delete_devices(c, req->user_id, NULL, req->device_id, &err) < 0) {
+        json_decref(ids);
         cl_store_error(req, resp, &err);
         return;
     }
+    if (ids)
+        cl_keys_devices_deleted(req, ids, req->device_id);
     mxr_resp_json(resp, 200, json_object());
 }

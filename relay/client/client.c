@@ -44,6 +44,9 @@ struct mxr_client *mxr_client_new(const struct mxr_client_deps *d, struct mxr_er
     c->clock_ctx = d->clock_ctx;
     c->remote_join = d->remote_join;
     c->remote_invite = d->remote_invite;
+    c->remote_knock = d->remote_knock;
+    c->remote_leave = d->remote_leave;
+    c->remote_profile = d->remote_profile;
     c->remote_ctx = d->remote_ctx;
     c->pw_ops = d->pwhash_opslimit ? d->pwhash_opslimit : crypto_pwhash_OPSLIMIT_INTERACTIVE;
     c->pw_mem = d->pwhash_memlimit ? d->pwhash_memlimit : crypto_pwhash_MEMLIMIT_INTERACTIVE;
@@ -65,6 +68,10 @@ struct mxr_client *mxr_client_new(const struct mxr_client_deps *d, struct mxr_er
     for (int i = 0; i < CL_TXN_LOCKS; i++)
         pthread_mutex_init(&c->txn_locks[i], NULL);
     pthread_mutex_init(&c->nonce_mu, NULL);
+    if (cl_rl_init(c, err) < 0) {
+        mxr_client_free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -88,6 +95,7 @@ void mxr_client_free(struct mxr_client *c)
     for (int i = 0; i < CL_TXN_LOCKS; i++)
         pthread_mutex_destroy(&c->txn_locks[i]);
     pthread_mutex_destroy(&c->nonce_mu);
+    cl_rl_free(c);
     sodium_memzero(c->nonces, sizeof c->nonces);
     free(c);
 }
@@ -97,7 +105,9 @@ int mxr_client_start(struct mxr_server *srv, struct mxr_router *r, struct mxr_er
     struct mxr_client_deps d = {
         .cfg = srv->cfg, .store = srv->store, .rooms = srv->rooms, .log = &srv->log,
         /* joins and invites across servers go through the outbound federation side */
-        .remote_join = mxr_fedout_remote_join, .remote_invite = mxr_fedout_remote_invite, .remote_ctx = srv,
+        .remote_join = mxr_fedout_remote_join, .remote_invite = mxr_fedout_remote_invite,
+        .remote_knock = mxr_fedout_remote_knock, .remote_leave = mxr_fedout_remote_leave,
+        .remote_profile = mxr_fedout_remote_profile, .remote_ctx = srv,
     };
     if (!srv->rooms)
         return mxr_err_set(err, "M_UNKNOWN", "client API: the rooms service must be started first");

@@ -11,6 +11,7 @@
 #ifndef MXR_RELAY_CLIENT_H
 #define MXR_RELAY_CLIENT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,16 @@ struct mxr_client_deps {
                        size_t n_via, char room_id_out[256], struct mxr_err *err);
     int (*remote_invite)(void *ctx, const char *room_id, const char *sender, const char *invitee,
                          const char *reason, struct mxr_err *err);
+    /* Knocking on a room this server is not in (make_knock/send_knock),
+     * by ID or alias with `via` as for remote_join; fills room_id_out. */
+    int (*remote_knock)(void *ctx, const char *room_id_or_alias, const char *user_id, const char *reason,
+                        const char *const *via, size_t n_via, char room_id_out[256], struct mxr_err *err);
+    /* Rejecting an invite or retracting a knock of a room no user of ours
+     * is joined to (make_leave/send_leave). */
+    int (*remote_leave)(void *ctx, const char *room_id, const char *user_id, struct mxr_err *err);
+    /* The profile of a user of another server (federation /query/profile):
+     * every field (field NULL) or one; *out a new reference. */
+    int (*remote_profile)(void *ctx, const char *user_id, const char *field, json_t **out, struct mxr_err *err);
     void *remote_ctx;
     /* Argon2id cost of new password hashes; 0: libsodium's INTERACTIVE
      * limits. Tests lower them (verification reads the cost from the hash). */

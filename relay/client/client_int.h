@@ -36,6 +36,10 @@ struct mxr_client {
                        size_t n_via, char room_id_out[256], struct mxr_err *err);
     int (*remote_invite)(void *ctx, const char *room_id, const char *sender, const char *invitee,
                          const char *reason, struct mxr_err *err);
+    int (*remote_knock)(void *ctx, const char *room_id_or_alias, const char *user_id, const char *reason,
+                        const char *const *via, size_t n_via, char room_id_out[256], struct mxr_err *err);
+    int (*remote_leave)(void *ctx, const char *room_id, const char *user_id, struct mxr_err *err);
+    int (*remote_profile)(void *ctx, const char *user_id, const char *field, json_t **out, struct mxr_err *err);
     void *remote_ctx;
     unsigned long long pw_ops;
     size_t pw_mem;
@@ -53,6 +57,8 @@ struct mxr_client {
     pthread_mutex_t nonce_mu;
     struct cl_nonce nonces[CL_NONCES];
     size_t next_nonce;
+
+    struct mxr_inbound *ratelimit[3];    /* ratelimit.c: one set of buckets per enum cl_rl_kind */
 };
 
 /* ---- client.c: context helpers --------------------------------------------- */
@@ -169,6 +175,18 @@ int cl_membership(struct mxr_store_txn *txn, const char *room_id, const char *us
 int cl_room_power(struct mxr_store_txn *txn, const char *room_id, const char *user_id, const char *level_name,
                   const char *state_type, bool *ok, struct mxr_err *err);
 
+/* ---- ratelimit.c: client-server API "Rate limiting" ------------------------------ */
+
+enum cl_rl_kind { CL_RL_LOGIN, CL_RL_REGISTRATION, CL_RL_MESSAGE };
+
+/* The token buckets of the ratelimit_* options (mxr_client_new). */
+int cl_rl_init(struct mxr_client *c, struct mxr_err *err);
+void cl_rl_free(struct mxr_client *c);
+/* Takes a token of the requester's bucket (req->user_id, else the client's
+ * IP address): true to go on; false after filling resp with 429
+ * M_LIMIT_EXCEEDED and retry_after_ms. Server admins are never limited. */
+bool cl_rl_admit(struct mxr_client *c, enum cl_rl_kind kind, struct mxr_request *req, struct mxr_response *resp);
+
 /* ---- handlers ----------------------------------------------------------------- */
 
 /* versions.c */
@@ -262,5 +280,50 @@ bool cl_filter_event(const struct cl_event_filter *ef, const char *type, const c
 
 /* sync.c */
 void cl_h_sync(struct mxr_request *req, struct mxr_response *resp);
+
+/* keys.c, keys_xsign.c: end-to-end encryption keys (relay/store/e2ee.h) */
+void cl_h_keys_upload(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_keys_query(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_keys_claim(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_keys_changes(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_keys_device_signing(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_keys_signatures(struct mxr_request *req, struct mxr_response *resp);
+
+/* The E2EE fields of /sync for the requesting device: the device-list
+ * stream head (the token's D field), device_lists.changed (device lists
+ * moved since since_dl, users who came to share a room in the event stream
+ * gap (since_ev, head_ev]) and left (users no longer sharing any room),
+ * both empty for an initial sync, device_one_time_keys_count and
+ * device_unused_fallback_key_types. New references; cl_keys_sync_free. */
+struct cl_keys_sync {
+    uint64_t head;
+    json_t *changed, *left, *otk_counts, *fallback_types;
+};
+int cl_keys_sync(struct mxr_store_txn *txn, const char *user_id, const char *device_id, bool initial,
+                 uint64_t since_dl, uint64_t since_ev, uint64_t head_ev, struct cl_keys_sync *out,
+                 struct mxr_err *err);
+void cl_keys_sync_free(struct cl_keys_sync *k);
+/* A device of req's user was deleted: wakes /sync and tells the other
+ * servers of the user's rooms (m.device_list_update, deleted). */
+void cl_keys_device_deleted(struct mxr_request *req, const char *device_id);
+/* The same for several devices: the user's device IDs before a deletion
+ * (empty when there is no outbound federation), then, after it, every one
+ * of them but `keep` (NULL: none); the second call frees `ids`. */
+json_t *cl_keys_device_ids(struct mxr_request *req);
+void cl_keys_devices_deleted(struct mxr_request *req, json_t *ids, const char *keep);
+
+/* backup.c: server-side key backups (/room_keys/...) */
+void cl_h_backup_create(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_backup_latest(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_backup_get(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_backup_put(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_backup_delete(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_backup_keys_put(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_backup_keys_get(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_backup_keys_delete(struct mxr_request *req, struct mxr_response *resp);
+
+/* roomread.c: GET /rooms/{roomId}/context/{eventId}; rooms.c: POST /knock/{roomIdOrAlias} */
+void cl_h_context(struct mxr_request *req, struct mxr_response *resp);
+void cl_h_knock(struct mxr_request *req, struct mxr_response *resp);
 
 #endif

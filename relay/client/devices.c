@@ -153,6 +153,7 @@ void cl_h_device_delete(struct mxr_request *req, struct mxr_response *resp)
         cl_store_error(req, resp, &err);
         return;
     }
+    cl_keys_device_deleted(req, id);
     mxr_resp_json(resp, 200, json_object());
 }
 
@@ -197,6 +198,8 @@ void cl_h_delete_devices(struct mxr_request *req, struct mxr_response *resp)
             cl_store_error(req, resp, &err);
             return;
         }
+        if (rc == 0)
+            cl_keys_device_deleted(req, id);
     }
     mxr_resp_json(resp, 200, json_object());
 }

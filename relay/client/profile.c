@@ -1,6 +1,6 @@
 /* Profiles (client-server API "Profiles") and account data ("Client
- * Config"). Profiles of local users only; remote ones need a federation
- * profile query (not here yet: 404). */
+ * Config"). Profiles of users of other servers are asked of their server
+ * (federation /query/profile, through the remote_profile seam). */
 #include "relay/client/client_int.h"
 
 #include <stdio.h>
@@ -25,16 +25,22 @@ json_t *cl_profile_load(struct mxr_store_txn *t, const char *user_id, struct mxr
     return p;
 }
 
-/* Loads the profile of a local user with an account: 0, or -1 after
- * filling resp (404 for unknown users). */
+/* Loads the profile of a local user with an account, or of a remote user
+ * from their server: 0, or -1 after filling resp (404 for unknown users). */
 static int load_local(struct mxr_request *req, struct mxr_response *resp, const char *user_id, json_t **out)
 {
     struct mxr_client *c = cl_of(req);
     *out = NULL;
     if (!user_id || mxr_id_check_user(user_id, MXR_USER_HISTORICAL, NULL) < 0)
         return mxr_resp_error(resp, 400, "M_INVALID_PARAM", "'%s' is not a user ID", user_id ? user_id : "");
-    if (!cl_is_local(c, user_id))
-        return mxr_resp_error(resp, 404, "M_NOT_FOUND", "profiles of users of other servers are not available yet");
+    if (!cl_is_local(c, user_id)) {
+        if (!c->remote_profile)
+            return mxr_resp_error(resp, 404, "M_NOT_FOUND", "profiles of users of other servers are not available");
+        struct mxr_err rerr = {0};
+        if (c->remote_profile(c->remote_ctx, user_id, NULL, out, &rerr) < 0)
+            return mxr_resp_err(resp, &rerr);
+        return 0;
+    }
     struct mxr_err err = {0};
     struct mxr_store_txn *t;
     if (mxr_store_read_begin(c->store, &t, &err) < 0) {
@@ -257,9 +263,10 @@ static void ad_put(struct mxr_request *req, struct mxr_response *resp, bool room
     json_t *body = cl_body(req, resp);
     if (!body || ad_params(req, resp, room, &room_id, &type) < 0)
         return;
-    /* account-data.yaml: these types are the server's to manage. */
+    /* account-data.yaml: these types are the server's to manage (405
+     * M_BAD_JSON since v1.10). */
     if (!strcmp(type, "m.fully_read") || !strcmp(type, "m.push_rules")) {
-        mxr_resp_error(resp, 400, "M_BAD_JSON", "Cannot set %s through this API", type);
+        mxr_resp_error(resp, 405, "M_BAD_JSON", "Cannot set %s through this API", type);
         return;
     }
     char *text = json_dumps(body, JSON_COMPACT);

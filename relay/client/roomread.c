@@ -187,11 +187,13 @@ static int add_joined(void *arg, const char *user_id, const char *membership)
         mxr_store_event_json(a->t, id, &json, &len, &a->err) == 0)
         pdu = json_loadb(json, len, 0, NULL);
     json_t *content = json_object_get(pdu, "content");
-    /* display_name and avatar_url always present (null when unset):
-     * matrix-nio requires display_name. */
-    json_object_set_new(a->joined, user_id,
-                        json_pack("{s:o, s:o}", "display_name", string_or_null(json_object_get(content, "displayname")),
-                                  "avatar_url", string_or_null(json_object_get(content, "avatar_url"))));
+    /* display_name always present (null when unset): matrix-nio requires
+     * it. avatar_url only when set: rooms.yaml RoomMember types it string. */
+    json_t *m = json_pack("{s:o}", "display_name", string_or_null(json_object_get(content, "displayname")));
+    json_t *av = json_object_get(content, "avatar_url");
+    if (m && json_is_string(av))
+        json_object_set(m, "avatar_url", av);
+    json_object_set_new(a->joined, user_id, m);
     json_decref(pdu);
     return 0;
 }
@@ -249,8 +251,15 @@ void cl_h_event(struct mxr_request *req, struct mxr_response *resp)
 {
     const char *event_id = mxr_req_param(req, "eventId");
     struct view v;
-    if (view_open(req, resp, &v) < 0)
+    if (view_open(req, resp, &v) < 0) {
+        /* rooms.yaml lists only 404 here: "not found or you do not have
+         * permission to read this event" (a non-member learns nothing). */
+        if (resp->status == 403) {
+            mxr_response_clear(resp);
+            mxr_resp_error(resp, 404, "M_NOT_FOUND", "Event not found.");
+        }
         return;
+    }
     struct mxr_err err = {0};
     struct mxr_store_event_meta m;
     int rc = event_id && strlen(event_id) <= CL_ID_MAX ? mxr_store_event_meta(v.t, event_id, &m, &err)
@@ -370,4 +379,148 @@ void cl_h_messages(struct mxr_request *req, struct mxr_response *resp)
         json_object_set_new(body, "end", json_string(end_tok));
     }
     mxr_resp_json(resp, 200, body);
+}
+
+/* ---- /context ------------------------------------------------------------------------------ */
+
+struct ctx_page {
+    struct view *v;
+    const struct cl_event_filter *ef;
+    json_t *out;
+    size_t visited;
+    uint64_t last;                     /* stream of the last event visited */
+    char last_id[CL_ID_MAX + 1];
+    bool failed;
+    struct mxr_err err;
+};
+
+static int ctx_add(void *arg, const char *event_id, uint64_t stream)
+{
+    struct ctx_page *p = arg;
+    if (stream > p->v->max_stream)
+        return 1;
+    json_t *ev = cl_client_event(p->v->t, event_id, &p->v->viewer, CL_EV_ROOM_ID, &p->err);
+    if (!ev) {
+        p->failed = true;
+        return 1;
+    }
+    p->visited++;
+    p->last = stream;
+    snprintf(p->last_id, sizeof p->last_id, "%s", event_id);
+    if (cl_filter_event(p->ef, json_string_value(json_object_get(ev, "type")),
+                        json_string_value(json_object_get(ev, "sender"))))
+        json_array_append_new(p->out, ev);
+    else
+        json_decref(ev);
+    return 0;
+}
+
+struct ctx_state {
+    struct view *v;
+    const struct cl_event_filter *ef;
+    json_t *out;
+    bool failed;
+    struct mxr_err err;
+};
+
+static int ctx_state_add(void *arg, const char *type, const char *state_key, const char *event_id)
+{
+    (void)state_key;
+    struct ctx_state *s = arg;
+    json_t *ev = cl_client_event(s->v->t, event_id, &s->v->viewer, CL_EV_ROOM_ID, &s->err);
+    if (!ev) {
+        s->failed = true;
+        return 1;
+    }
+    if (cl_filter_event(s->ef, type, json_string_value(json_object_get(ev, "sender"))))
+        json_array_append_new(s->out, ev);
+    else
+        json_decref(ev);
+    return 0;
+}
+
+/* GET /rooms/{roomId}/context/{eventId}?limit=&filter= (event_context.yaml):
+ * limit/2 events before (as Synapse), the rest after, and the state after
+ * the last event returned. The RoomEventFilter's types and senders apply
+ * after the limit (the spec allows either); lazy loading is not done, so
+ * `state` is the full state. Tokens are /messages tokens. */
+void cl_h_context(struct mxr_request *req, struct mxr_response *resp)
+{
+    const char *event_id = mxr_req_param(req, "eventId"), *lim = mxr_req_query(req, "limit");
+    const char *fparam = mxr_req_query(req, "filter");
+    long limit = 10;
+    if (lim) {
+        char *end;
+        limit = strtol(lim, &end, 10);
+        if (!*lim || *end || limit < 0) {
+            mxr_resp_error(resp, 400, "M_INVALID_PARAM", "'limit' must be a non-negative integer");
+            return;
+        }
+        if (limit > 1000)
+            limit = 1000;
+    }
+    json_t *fjson = NULL;
+    struct cl_event_filter ef = {.limit = -1};
+    if (fparam) {
+        fjson = json_loads(fparam, 0, NULL);
+        if (!json_is_object(fjson)) {
+            json_decref(fjson);
+            mxr_resp_error(resp, 400, "M_INVALID_PARAM", "'filter' must be a JSON RoomEventFilter object");
+            return;
+        }
+        ef.types = json_object_get(fjson, "types");
+        ef.not_types = json_object_get(fjson, "not_types");
+        ef.senders = json_object_get(fjson, "senders");
+        ef.not_senders = json_object_get(fjson, "not_senders");
+    }
+    struct view v;
+    if (view_open(req, resp, &v) < 0) {
+        json_decref(fjson);
+        return;
+    }
+    struct mxr_err err = {0};
+    struct mxr_store_event_meta m;
+    int rc = event_id && strlen(event_id) <= CL_ID_MAX ? mxr_store_event_meta(v.t, event_id, &m, &err)
+                                                        : MXR_STORE_NOT_FOUND;
+    json_t *ev = NULL, *state = json_array();
+    struct ctx_page before = {.v = &v, .ef = &ef, .out = json_array()}, after = {.v = &v, .ef = &ef, .out = json_array()};
+    struct ctx_state st = {.v = &v, .ef = &ef, .out = state};
+    if (rc == 0 && !strcmp(m.room_id, v.room_id) && m.stream && m.stream <= v.max_stream &&
+        !(m.flags & (MXR_STORE_REJECTED | MXR_STORE_SOFT_FAILED))) {
+        ev = cl_client_event(v.t, event_id, &v.viewer, CL_EV_ROOM_ID, &err);
+        if (!ev)
+            rc = -1;
+    }
+    size_t n_before = (size_t)limit / 2, n_after = (size_t)limit - n_before;
+    if (ev && n_before && mxr_store_timeline(v.t, v.room_id, m.stream, false, n_before, ctx_add, &before, &err) < 0)
+        rc = -1;
+    if (ev && rc == 0 && n_after &&
+        mxr_store_timeline(v.t, v.room_id, m.stream, true, n_after, ctx_add, &after, &err) < 0)
+        rc = -1;
+    uint64_t sb, sa;
+    if (ev && rc == 0 && !before.failed && !after.failed &&
+        (mxr_store_event_state(v.t, after.visited ? after.last_id : event_id, &sb, &sa, &err) != 0 ||
+         mxr_store_state_all(v.t, sa, ctx_state_add, &st, &st.err) < 0))
+        rc = -1;
+    mxr_store_read_end(v.t);
+    json_decref(fjson);
+    const struct mxr_err *e = before.failed ? &before.err : after.failed ? &after.err : st.failed ? &st.err : &err;
+    if (rc < 0 || before.failed || after.failed || st.failed) {
+        cl_store_error(req, resp, e);
+    } else if (!ev) {
+        mxr_resp_error(resp, 404, "M_NOT_FOUND", "Event not found.");
+    } else {
+        /* start: the point before the earliest event returned (backwards
+         * pagination goes on from there); end: the point after the last. */
+        char start[32], end_tok[32];
+        snprintf(start, sizeof start, "t%" PRIu64, before.visited ? before.last : m.stream);
+        snprintf(end_tok, sizeof end_tok, "t%" PRIu64, (after.visited ? after.last : m.stream) + 1);
+        mxr_resp_json(resp, 200, json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "start", start, "end", end_tok,
+                                           "events_before", before.out, "event", ev, "events_after", after.out,
+                                           "state", state));
+    }
+    json_decref(ev);
+    json_decref(state);
+    json_decref(before.out);
+    json_decref(after.out);
 }

@@ -203,9 +203,14 @@ void cl_h_create_room(struct mxr_request *req, struct mxr_response *resp)
         .topic = topic,
         .invite = invite,
         .n_invite = n_invite,
+        .is_direct = json_is_true(is_direct),
+        /* the creator's join carries their profile, as every join sent here */
+        .creator_content = member_content(c, req->user_id, "join", NULL),
     };
     char room_id[MXR_ID_MAX + 1];
-    if (mxr_rooms_create_room(c->rooms, req->user_id, &o, room_id, &err) < 0) {
+    int created = mxr_rooms_create_room(c->rooms, req->user_id, &o, room_id, &err);
+    json_decref(o.creator_content);
+    if (created < 0) {
         if (err.errcode && !strcmp(err.errcode, "M_FORBIDDEN"))
             err.errcode = "M_INVALID_ROOM_STATE";   /* create_room.yaml: the request's state is not allowed */
         mxr_resp_err(resp, &err);
@@ -237,8 +242,25 @@ out:
 
 /* ---- membership ---------------------------------------------------------------------------- */
 
-/* Joins req->user_id to a room by ID: a local join when the room is known
- * here, else the federation seam. */
+/* Whether this server holds the room's current state (1: it is or was in
+ * the room), else 0 (the room is known only from an invite or a knock of
+ * ours: server-server API "Leaving Rooms (Rejecting Invites)" goes
+ * through a resident server then, and so does a join); -1 on a store
+ * failure. */
+static int has_state(struct mxr_client *c, const char *room_id, struct mxr_err *err)
+{
+    struct mxr_store_txn *t;
+    uint64_t group = 0;
+    if (mxr_store_read_begin(c->store, &t, err) < 0)
+        return -1;
+    int rc = mxr_store_room_current(t, room_id, &group, err);
+    mxr_store_read_end(t);
+    return rc < 0 ? -1 : group != 0;
+}
+
+/* Joins req->user_id to a room by ID: a local join when the room's state
+ * is here, else the federation seam (the room may be known here only from
+ * an invite). */
 static void join_room(struct mxr_client *c, struct mxr_request *req, struct mxr_response *resp, const char *room_id,
                       const char *via_target)
 {
@@ -248,7 +270,12 @@ static void join_room(struct mxr_client *c, struct mxr_request *req, struct mxr_
         return;
     struct mxr_err err = {0};
     int rc;
-    if (!room_known(c, room_id, &err, &rc)) {
+    bool known = room_known(c, room_id, &err, &rc);
+    if (known && c->remote_join && (rc = has_state(c, room_id, &err)) < 0) {
+        cl_store_error(req, resp, &err);
+        return;
+    }
+    if (!known || (c->remote_join && rc == 0)) {
         if (rc < 0) {
             cl_store_error(req, resp, &err);
             return;
@@ -264,6 +291,15 @@ static void join_room(struct mxr_client *c, struct mxr_request *req, struct mxr_
         for (size_t i = 0; i < req->n_query && n_via < MXR_HTTP_MAX_QUERY; i++)
             if (!strcmp(req->query[i].name, "via") || !strcmp(req->query[i].name, "server_name"))
                 via[n_via++] = req->query[i].value;
+        /* A room ID that names us (or no server, room version 12) and no
+         * `via`: nobody to send make_join to, so the room is unknown
+         * (joining.yaml: 404), not a server failure. */
+        const char *dom = via_target[0] == '!' ? strchr(via_target, ':') : NULL;
+        if (via_target[0] == '!' && !known && n_via == 0 && (!dom || !strcmp(dom + 1, c->server_name))) {
+            mxr_resp_error(resp, 404, "M_NOT_FOUND", "room %s is not known to this server and no server to join "
+                           "it through was given (via)", room_id);
+            return;
+        }
         if (c->remote_join(c->remote_ctx, via_target, req->user_id, via, n_via, joined, &err) < 0) {
             mxr_resp_err(resp, &err);
             return;
@@ -349,7 +385,11 @@ static void membership_change(struct mxr_request *req, struct mxr_response *resp
     const char *target, *reason;
     if (!body || cl_opt_str(body, "user_id", &target, resp) < 0 || optional_reason(body, &reason, resp) < 0)
         return;
-    if (!target || mxr_id_check_user(target, MXR_USER_HISTORICAL, NULL) < 0) {
+    if (!target) {
+        mxr_resp_error(resp, 400, "M_MISSING_PARAM", "'user_id' is required");
+        return;
+    }
+    if (mxr_id_check_user(target, MXR_USER_HISTORICAL, NULL) < 0) {
         mxr_resp_error(resp, 400, "M_INVALID_PARAM", "'user_id' must be a user ID");
         return;
     }
@@ -417,6 +457,15 @@ void cl_h_leave(struct mxr_request *req, struct mxr_response *resp)
             mxr_resp_error(resp, 404, "M_NOT_FOUND", "room %s is not known to this server", room);
         return;
     }
+    if (c->remote_leave && (rc = has_state(c, room, &err)) <= 0) {
+        if (rc < 0 || c->remote_leave(c->remote_ctx, room, req->user_id, &err) < 0) {
+            mxr_resp_err(resp, &err);
+            return;
+        }
+        cl_wake(c);
+        mxr_resp_json(resp, 200, json_object());
+        return;
+    }
     json_t *content = json_pack("{s:s}", "membership", "leave");
     if (reason)
         json_object_set_new(content, "reason", json_string(reason));
@@ -453,6 +502,90 @@ void cl_h_forget(struct mxr_request *req, struct mxr_response *resp)
     /* Nothing is kept per user about left rooms yet (sync does not list them
      * after the leave), so forgetting has nothing to remove. */
     mxr_resp_json(resp, 200, json_object());
+}
+
+/* Knocks through the federation seam (make_knock / send_knock) on a room
+ * this server is not in; target is the room ID or the alias as given. */
+static void knock_remote(struct mxr_client *c, struct mxr_request *req, struct mxr_response *resp, const char *target,
+                         const char *reason)
+{
+    struct mxr_err err = {0};
+    if (!c->remote_knock) {
+        mxr_resp_error(resp, 404, "M_NOT_FOUND", "room %s is not known to this server, and knocking over "
+                       "federation is not available", target);
+        return;
+    }
+    const char *via[MXR_HTTP_MAX_QUERY];
+    size_t n_via = 0;
+    for (size_t i = 0; i < req->n_query && n_via < MXR_HTTP_MAX_QUERY; i++)
+        if (!strcmp(req->query[i].name, "via") || !strcmp(req->query[i].name, "server_name"))
+            via[n_via++] = req->query[i].value;
+    char room_id[256];
+    if (c->remote_knock(c->remote_ctx, target, req->user_id, reason, via, n_via, room_id, &err) < 0) {
+        mxr_resp_err(resp, &err);
+        return;
+    }
+    cl_wake(c);
+    mxr_resp_json(resp, 200, json_pack("{s:s}", "room_id", room_id));
+}
+
+/* POST /knock/{roomIdOrAlias} (knocking.yaml). In a room with a user of
+ * ours joined: a knock member event with the user's profile and the
+ * reason, which the auth rules decide (join_rule knock or knock_restricted,
+ * room versions 7+, not joined, invited or banned: else 403). Elsewhere:
+ * the federation seam. */
+void cl_h_knock(struct mxr_request *req, struct mxr_response *resp)
+{
+    struct mxr_client *c = cl_of(req);
+    const char *target = mxr_req_param(req, "roomIdOrAlias");
+    json_t *body = cl_body(req, resp);
+    const char *reason;
+    if (!body || optional_reason(body, &reason, resp) < 0)
+        return;
+    char room_id[MXR_STORE_ID_MAX + 1];
+    struct mxr_err err = {0};
+    int rc;
+    if (target && target[0] == '!' && mxr_id_check_room(target, MXR_ID_ANY_FORMAT, NULL) == 0) {
+        snprintf(room_id, sizeof room_id, "%s", target);
+    } else if (target && target[0] == '#' && mxr_id_check_alias(target, NULL) == 0) {
+        struct mxr_store_txn *t;
+        if (mxr_store_read_begin(c->store, &t, &err) < 0) {
+            cl_store_error(req, resp, &err);
+            return;
+        }
+        rc = mxr_store_alias_get(t, target, room_id, &err);
+        mxr_store_read_end(t);
+        if (rc < 0) {
+            cl_store_error(req, resp, &err);
+            return;
+        }
+        if (rc == MXR_STORE_NOT_FOUND) {
+            const char *d = mxr_id_domain(target);
+            if (d && strcmp(d, c->server_name) && c->remote_knock)
+                knock_remote(c, req, resp, target, reason);   /* the seam resolves the alias */
+            else
+                mxr_resp_error(resp, 404, "M_NOT_FOUND", "Room alias %s not found", target);
+            return;
+        }
+    } else {
+        mxr_resp_error(resp, 400, "M_INVALID_PARAM", "'%s' is neither a room ID nor a room alias", target ? target : "");
+        return;
+    }
+    bool known = room_known(c, room_id, &err, &rc);
+    if (rc < 0 || (known && (rc = has_state(c, room_id, &err)) < 0)) {
+        cl_store_error(req, resp, &err);
+        return;
+    }
+    if (!known || rc == 0) {
+        knock_remote(c, req, resp, room_id, reason);
+        return;
+    }
+    json_t *content = member_content(c, req->user_id, "knock", reason);
+    char id[MXR_ID_MAX + 1];
+    rc = send_ev(c, req, resp, room_id, "m.room.member", req->user_id, content, id);
+    json_decref(content);
+    if (rc == 0)
+        mxr_resp_json(resp, 200, json_pack("{s:s}", "room_id", room_id));
 }
 
 /* ---- sending events -------------------------------------------------------------------------- */
@@ -512,6 +645,9 @@ static void send_txn(struct mxr_client *c, struct mxr_request *req, struct mxr_r
         mxr_resp_json(resp, 200, again);
         goto out;
     }
+    /* a retried transaction (answered above) is not a new message */
+    if (!strcmp(scope, "send") && !cl_rl_admit(c, CL_RL_MESSAGE, req, resp))
+        goto out;
     char event_id[MXR_ID_MAX + 1];
     if (send_ev(c, req, resp, room, type, NULL, content, event_id) < 0)
         goto out;
@@ -570,15 +706,9 @@ void cl_h_redact(struct mxr_request *req, struct mxr_response *resp)
     struct mxr_store_event_meta m;
     bool allowed = false;
     char sender[MXR_STORE_ID_MAX + 1] = "";
+    /* Every room version: relay/rooms moves `redacts` from content to the
+     * top level for versions 1-10. */
     int rc = mxr_store_room_version(t, room, ver, &err);
-    const struct mxr_room_version *rv = rc == 0 ? mxr_room_version_get(ver, NULL) : NULL;
-    if (rc == 0 && (!rv || !rv->redacts_in_content)) {
-        /* Room versions 1-10 carry `redacts` at the top level of the event,
-         * which relay/rooms does not build yet. */
-        mxr_store_read_end(t);
-        mxr_resp_error(resp, 400, "M_UNRECOGNIZED", "redacting in room version %s is not supported yet (11+ is)", ver);
-        return;
-    }
     int found = rc == 0 ? mxr_store_event_meta(t, target, &m, &err) : MXR_STORE_NOT_FOUND;
     if (found == 0 && !strcmp(m.room_id, room)) {
         const char *json;

@@ -3,6 +3,7 @@
  * older clients (matrix-nio 0.20) still use; r0 and v3 share their shapes
  * for everything served here. */
 #include "relay/client/client_int.h"
+#include "relay/client/ephemeral.h"
 #include "relay/client/pushrules.h"
 
 #define AUTH MXR_ROUTE_CLIENT_AUTH
@@ -39,6 +40,7 @@ static const struct mxr_route ROUTES[] = {
     CS("POST", "/rooms/{roomId}/invite", cl_h_invite, AUTH | JSON),
     CS("POST", "/rooms/{roomId}/leave", cl_h_leave, AUTH),
     CS("POST", "/rooms/{roomId}/forget", cl_h_forget, AUTH),
+    CS("POST", "/knock/{roomIdOrAlias}", cl_h_knock, AUTH),
     CS("POST", "/rooms/{roomId}/kick", cl_h_kick, AUTH | JSON),
     CS("POST", "/rooms/{roomId}/ban", cl_h_ban, AUTH | JSON),
     CS("POST", "/rooms/{roomId}/unban", cl_h_unban, AUTH | JSON),
@@ -55,6 +57,7 @@ static const struct mxr_route ROUTES[] = {
     CS("GET", "/rooms/{roomId}/joined_members", cl_h_joined_members, AUTH),
     CS("GET", "/rooms/{roomId}/event/{eventId}", cl_h_event, AUTH),
     CS("GET", "/rooms/{roomId}/messages", cl_h_messages, AUTH),
+    CS("GET", "/rooms/{roomId}/context/{eventId}", cl_h_context, AUTH),
     CS("GET", "/joined_rooms", cl_h_joined_rooms, AUTH),
     CS("GET", "/directory/list/room/{roomId}", cl_h_directory_get, 0),
     CS("PUT", "/directory/list/room/{roomId}", cl_h_directory_put, AUTH),
@@ -79,6 +82,33 @@ static const struct mxr_route ROUTES[] = {
     CS("PUT", "/pushrules/global/{kind}/{ruleId}/enabled", cl_h_pushrule_enabled_put, AUTH | JSON),
     CS("GET", "/pushrules/global/{kind}/{ruleId}/actions", cl_h_pushrule_actions_get, AUTH),
     CS("PUT", "/pushrules/global/{kind}/{ruleId}/actions", cl_h_pushrule_actions_put, AUTH | JSON),
+
+    CS("PUT", "/sendToDevice/{eventType}/{txnId}", cl_h_send_to_device, AUTH | JSON),
+    CS("PUT", "/rooms/{roomId}/typing/{userId}", cl_h_typing, AUTH | JSON),
+    CS("POST", "/rooms/{roomId}/receipt/{receiptType}/{eventId}", cl_h_receipt, AUTH),
+    CS("POST", "/rooms/{roomId}/read_markers", cl_h_read_markers, AUTH | JSON),
+
+    CS("POST", "/keys/upload", cl_h_keys_upload, AUTH | JSON),
+    CS("POST", "/keys/query", cl_h_keys_query, AUTH | JSON),
+    CS("POST", "/keys/claim", cl_h_keys_claim, AUTH | JSON),
+    CS("GET", "/keys/changes", cl_h_keys_changes, AUTH),
+    CS("POST", "/keys/device_signing/upload", cl_h_keys_device_signing, AUTH | JSON),
+    CS("POST", "/keys/signatures/upload", cl_h_keys_signatures, AUTH | JSON),
+
+    CS("POST", "/room_keys/version", cl_h_backup_create, AUTH | JSON),
+    CS("GET", "/room_keys/version", cl_h_backup_latest, AUTH),
+    CS("GET", "/room_keys/version/{version}", cl_h_backup_get, AUTH),
+    CS("PUT", "/room_keys/version/{version}", cl_h_backup_put, AUTH | JSON),
+    CS("DELETE", "/room_keys/version/{version}", cl_h_backup_delete, AUTH),
+    CS("PUT", "/room_keys/keys", cl_h_backup_keys_put, AUTH | JSON),
+    CS("GET", "/room_keys/keys", cl_h_backup_keys_get, AUTH),
+    CS("DELETE", "/room_keys/keys", cl_h_backup_keys_delete, AUTH),
+    CS("PUT", "/room_keys/keys/{roomId}", cl_h_backup_keys_put, AUTH | JSON),
+    CS("GET", "/room_keys/keys/{roomId}", cl_h_backup_keys_get, AUTH),
+    CS("DELETE", "/room_keys/keys/{roomId}", cl_h_backup_keys_delete, AUTH),
+    CS("PUT", "/room_keys/keys/{roomId}/{sessionId}", cl_h_backup_keys_put, AUTH | JSON),
+    CS("GET", "/room_keys/keys/{roomId}/{sessionId}", cl_h_backup_keys_get, AUTH),
+    CS("DELETE", "/room_keys/keys/{roomId}/{sessionId}", cl_h_backup_keys_delete, AUTH),
 };
 
 int mxr_client_add_routes(struct mxr_router *r, struct mxr_err *err)

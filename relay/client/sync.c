@@ -21,8 +21,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "relay/client/ephemeral.h"
 #include "relay/rooms/rooms.h"
 #include "relay/store/invites.h"
+#include "relay/server.h"
 
 #define DEFAULT_TIMELINE_LIMIT 10   /* Synapse's default */
 #define MAX_TIMELINE_LIMIT 500
@@ -36,6 +38,10 @@ struct sync {
     struct cl_viewer viewer;
     bool initial, full_state;
     uint64_t since_ev, since_ad, head_ev, head_ad;
+    uint64_t since_dl;        /* device-list stream (keys.c); keys.head is its head */
+    struct cl_keys_sync keys;
+    struct cl_eph eph;        /* to-device, typing, receipts (sync_eph.c) */
+    struct mxr_edu_store *edus;
     size_t limit;
     json_t *join, *invite, *leave, *account_data;
     json_t *room_ad;          /* room ID -> [account data events] since since_ad */
@@ -43,20 +49,28 @@ struct sync {
     struct mxr_err err;
 };
 
-static int parse_since(const char *s, uint64_t *ev, uint64_t *ad)
+/* "s<E>_<A>_<D>...": up to nf decimal fields; missing trailing ones are 0
+ * (older tokens stay valid). Fields: 0 events, 1 account data, 2 device
+ * lists. */
+#define SYNC_TOKEN_FIELDS 6
+static int parse_since(const char *s, uint64_t *f, size_t nf)
 {
-    char *end;
-    if (s[0] != 's' || s[1] < '0' || s[1] > '9')
+    memset(f, 0, nf * sizeof *f);
+    if (s[0] != 's')
         return -1;
-    *ev = strtoull(s + 1, &end, 10);
-    *ad = 0;
-    if (*end == '_') {
-        const char *p = end + 1;
+    const char *p = s + 1;
+    for (size_t i = 0; i < nf; i++) {
+        char *end;
         if (*p < '0' || *p > '9')
             return -1;
-        *ad = strtoull(p, &end, 10);
+        f[i] = strtoull(p, &end, 10);
+        if (!*end)
+            return 0;
+        if (*end != '_')
+            return -1;
+        p = end + 1;
     }
-    return *end ? -1 : 0;
+    return -1;
 }
 
 /* ---- timeline ------------------------------------------------------------------------------- */
@@ -271,23 +285,28 @@ static json_t *room_account_data(struct sync *s, const char *room_id)
 static int sync_joined(struct sync *s, const char *room_id, uint64_t member_stream)
 {
     bool fresh = s->initial || s->full_state || member_stream > s->since_ev;
+    /* sync.yaml, full_state: "The timeline will still be limited by the
+     * since parameter" -- only the state comes in full. */
+    bool from_start = s->initial || member_stream > s->since_ev;
     struct tl tl;
-    if (timeline(s, room_id, fresh ? 0 : s->since_ev, 0, &tl) < 0)
+    if (timeline(s, room_id, from_start ? 0 : s->since_ev, 0, &tl) < 0)
         return -1;
     bool has_ad = json_object_get(s->room_ad, room_id) != NULL;
-    if (!fresh && !json_array_size(tl.events) && !tl.limited && !has_ad) {
+    json_t *eph = cl_eph_room(&s->eph, s->t, s->edus, room_id, s->req->user_id, fresh, s->viewer.now, &s->err);
+    if (!eph || (!fresh && !json_array_size(tl.events) && !tl.limited && !has_ad && !json_array_size(eph))) {
         json_decref(tl.events);
-        return 0;
+        return eph ? (json_decref(eph), 0) : -1;
     }
     json_t *state = state_section(s, room_id, &tl, NULL, fresh);
     json_t *sum = state ? summary(s, room_id) : NULL;
     if (!sum) {
         json_decref(state);
         json_decref(tl.events);
+        json_decref(eph);
         return -1;
     }
     json_t *room = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i}, s:{}}", "summary", sum, "state", batch(state),
-                             "timeline", timeline_json(s, &tl), "ephemeral", batch(NULL), "account_data",
+                             "timeline", timeline_json(s, &tl), "ephemeral", batch(eph), "account_data",
                              batch(room_account_data(s, room_id)), "unread_notifications", "highlight_count", 0,
                              "notification_count", 0, "unread_thread_notifications");
     json_object_set_new(s->join, room_id, room);
@@ -439,6 +458,9 @@ static int compute(struct sync *s)
     if (mxr_store_stream_head(s->t, &s->head_ev, &s->err) < 0 ||
         mxr_store_account_data_head(s->t, &s->head_ad, &s->err) < 0 ||
         mxr_store_account_data_since(s->t, s->req->user_id, s->initial ? 0 : s->since_ad, ad_cb, s, &s->err) < 0 ||
+        cl_keys_sync(s->t, s->req->user_id, s->req->device_id, s->initial, s->since_dl, s->since_ev, s->head_ev,
+                     &s->keys, &s->err) < 0 ||
+        cl_eph_collect(&s->eph, s->t, s->edus, s->req->user_id, s->req->device_id, s->initial, &s->err) < 0 ||
         mxr_store_user_rooms(s->t, s->req->user_id, NULL, list_room, &rl, &s->err) < 0)
         goto out;
     size_t i;
@@ -464,6 +486,8 @@ static int compute(struct sync *s)
     }
     if (mxr_store_remote_invites(s->t, s->req->user_id, remote_invite, s, &s->err) < 0)
         goto out;
+    if (json_array_size(s->keys.changed) || json_array_size(s->keys.left) || json_array_size(s->eph.to_device))
+        s->any = true;
     rc = 0;
 out:
     mxr_store_read_end(s->t);
@@ -480,17 +504,25 @@ static void release(struct sync *s)
     json_decref(s->account_data);
     json_decref(s->room_ad);
     s->join = s->invite = s->leave = s->account_data = s->room_ad = NULL;
+    cl_keys_sync_free(&s->keys);
+    cl_eph_release(&s->eph);
 }
 
 static json_t *response(struct sync *s)
 {
-    char next[48];
-    snprintf(next, sizeof next, "s%" PRIu64 "_%" PRIu64, s->head_ev, s->head_ad);
-    json_t *body = json_pack("{s:s, s:{s:o, s:o, s:o, s:{}}, s:{s:[]}, s:o, s:{s:[]}, s:{s:[], s:[]}, s:{}}",
+    char next[160];
+    snprintf(next, sizeof next, "s%" PRIu64 "_%" PRIu64 "_%" PRIu64 "_%" PRIu64 "_%" PRIu64 "_%" PRIu64, s->head_ev,
+             s->head_ad, s->keys.head, s->eph.head_td, s->eph.head_rc, s->eph.head_ty);
+    json_t *td = s->eph.to_device ? s->eph.to_device : json_array();
+    s->eph.to_device = NULL;
+    json_t *body = json_pack("{s:s, s:{s:o, s:o, s:o, s:{}}, s:{s:[]}, s:o, s:{s:o}, s:{s:o, s:o}, s:o, s:o}",
                              "next_batch", next, "rooms", "join", s->join, "invite", s->invite, "leave", s->leave,
                              "knock", "presence", "events", "account_data", s->account_data, "to_device",
-                             "events", "device_lists", "changed", "left", "device_one_time_keys_count");
+                             "events", td, "device_lists", "changed", s->keys.changed, "left", s->keys.left,
+                             "device_one_time_keys_count", s->keys.otk_counts, "device_unused_fallback_key_types",
+                             s->keys.fallback_types);
     s->join = s->invite = s->leave = s->account_data = NULL;
+    s->keys.changed = s->keys.left = s->keys.otk_counts = s->keys.fallback_types = NULL;
     return body;
 }
 
@@ -508,9 +540,18 @@ void cl_h_sync(struct mxr_request *req, struct mxr_response *resp)
     const char *since = mxr_req_query(req, "since"), *timeout = mxr_req_query(req, "timeout");
     const char *full = mxr_req_query(req, "full_state");
     s.initial = !since || !*since;
-    if (!s.initial && parse_since(since, &s.since_ev, &s.since_ad) < 0) {
+    uint64_t tok[SYNC_TOKEN_FIELDS] = {0};
+    if (!s.initial && parse_since(since, tok, SYNC_TOKEN_FIELDS) < 0) {
         mxr_resp_error(resp, 400, "M_INVALID_PARAM", "unknown 'since' token '%s' (use a next_batch of this server)",
                        since);
+        return;
+    }
+    s.since_ev = tok[0], s.since_ad = tok[1], s.since_dl = tok[2];
+    s.eph.since_td = tok[3], s.eph.since_rc = tok[4], s.eph.since_ty = tok[5];
+    s.edus = req->srv ? req->srv->edus : NULL;
+    /* The token acknowledges the to-device messages it covers. */
+    if (cl_eph_ack(c, req->user_id, req->device_id, s.eph.since_td, &s.err) < 0) {
+        cl_store_error(req, resp, &s.err);
         return;
     }
     s.full_state = full && !strcmp(full, "true");
@@ -558,7 +599,8 @@ void cl_h_sync(struct mxr_request *req, struct mxr_response *resp)
         /* Nothing new yet: drop this answer and wait for a wake-up. A
          * `since` position ahead of the heads (another server's token or a
          * restored store) answers at once with the current heads. */
-        if (s.since_ev > s.head_ev || s.since_ad > s.head_ad)
+        if (s.since_ev > s.head_ev || s.since_ad > s.head_ad || s.since_dl > s.keys.head ||
+            s.eph.since_td > s.eph.head_td || s.eph.since_rc > s.eph.head_rc)
             break;
         release(&s);
         cl_wait(c, gen, left < WAKE_CHECK_MS ? left : WAKE_CHECK_MS);

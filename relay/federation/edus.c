@@ -2,6 +2,7 @@
  * checks follow its schema in definitions/event-schemas/ and the receiver
  * rules of its section of the server-server API. */
 #include "relay/federation/edus.h"
+#include "relay/federation/edus_int.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -10,35 +11,24 @@
 #include <string.h>
 
 #include "mxr/ids.h"
+#include "relay/store/accounts.h"
 
 #define DEVICE_SEEN_MAX 64        /* stream IDs remembered per user for prev_id checks */
-#define TO_DEVICE_DEDUP_MAX 10000 /* (origin, sender, message_id) remembered for idempotence */
-
-struct mxr_edu_store {
-    pthread_mutex_t mu;
-    uint64_t position;
-    uint64_t to_device_seq;
-    json_t *typing;      /* room -> user -> expiry ts */
-    json_t *receipts;    /* room -> receipt type -> user -> {event_ids, data} */
-    json_t *presence;    /* user -> {presence, last_active_ago, received_ts, status_msg?, currently_active?} */
-    json_t *devices;     /* user -> {stream_id, stale, seen: [ids], devices: {id: {...}}} */
-    json_t *signing;     /* user -> {master_key?, self_signing_key?} */
-    json_t *to_device;   /* user -> [{seq, device, sender, type, content}] */
-    json_t *dedup;       /* "origin\037sender\037message_id" -> true */
-    json_t *dedup_order; /* the keys of dedup, oldest first */
-};
+#define TO_DEVICE_DEDUP_MAX 10000 /* (origin, message_id) remembered for idempotence */
 
 struct mxr_edu_store *mxr_edu_store_new(struct mxr_err *err)
 {
     struct mxr_edu_store *s = calloc(1, sizeof *s);
     if (!s || !(s->typing = json_object()) || !(s->receipts = json_object()) || !(s->presence = json_object()) ||
         !(s->devices = json_object()) || !(s->signing = json_object()) || !(s->to_device = json_object()) ||
-        !(s->dedup = json_object()) || !(s->dedup_order = json_array())) {
+        !(s->dedup = json_object()) || !(s->dedup_order = json_array()) || !(s->pending = json_array()) ||
+        !(s->typing_pos = json_object())) {
         mxr_edu_store_free(s);
         mxr_err_set(err, "M_UNKNOWN", "out of memory");
         return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->flush_mu, NULL);
     return s;
 }
 
@@ -54,13 +44,18 @@ void mxr_edu_store_free(struct mxr_edu_store *s)
     json_decref(s->to_device);
     json_decref(s->dedup);
     json_decref(s->dedup_order);
-    if (s->typing)
+    bool inited = s->typing_pos != NULL;
+    json_decref(s->pending);
+    json_decref(s->typing_pos);
+    if (inited) {
         pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->flush_mu);
+    }
     free(s);
 }
 
 /* obj[key], created as an empty object when missing (NULL when out of memory). */
-static json_t *child(json_t *obj, const char *key)
+json_t *edu_child(json_t *obj, const char *key)
 {
     json_t *c = json_object_get(obj, key);
     if (json_is_object(c))
@@ -79,7 +74,7 @@ static bool user_of(const char *user_id, const char *server)
     return d && !strcmp(d, server);
 }
 
-static const char *str_field(const json_t *o, const char *key)
+const char *edu_str(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
 }
@@ -97,7 +92,7 @@ static size_t utf8_codepoints(const char *s)
 static int apply_typing(struct mxr_edu_store *s, const struct mxr_edu_ctx *c, const json_t *content,
                         struct mxr_err *err)
 {
-    const char *room = str_field(content, "room_id"), *user = str_field(content, "user_id");
+    const char *room = edu_str(content, "room_id"), *user = edu_str(content, "user_id");
     const json_t *typing = json_object_get(content, "typing");
     if (!room || !user || !json_is_boolean(typing))
         return mxr_err_set(err, "M_BAD_JSON", "m.typing: room_id, user_id (strings) and typing (boolean) are required");
@@ -107,15 +102,30 @@ static int apply_typing(struct mxr_edu_store *s, const struct mxr_edu_ctx *c, co
         return mxr_err_set(err, "M_FORBIDDEN", "m.typing: %.100s is not a user of %.100s", user, c->origin);
     if (c->room_check && c->room_check(c->room_ctx, room, user, err) < 0)
         return mxr_err_prefix(err, "m.typing");
+    return mxr_edu_typing_set(s, room, user, json_is_true(typing), c->now + MXR_TYPING_TIMEOUT_MS, err);
+}
+
+/* Records a typing change of room (caller holds mu). */
+static void typing_moved(struct mxr_edu_store *s, const char *room)
+{
+    s->position++;
+    json_object_set_new(s->typing_pos, room, json_integer((json_int_t)s->position));
+}
+
+int mxr_edu_typing_set(struct mxr_edu_store *s, const char *room_id, const char *user_id, bool typing,
+                       int64_t until, struct mxr_err *err)
+{
     pthread_mutex_lock(&s->mu);
-    json_t *r = child(s->typing, room);
+    json_t *r = edu_child(s->typing, room_id);
     int rc = r ? 0 : mxr_err_set(err, "M_UNKNOWN", "out of memory");
     if (r) {
-        if (json_is_true(typing))
-            json_object_set_new(r, user, json_integer(c->now + MXR_TYPING_TIMEOUT_MS));
+        bool was = json_object_get(r, user_id) != NULL;
+        if (typing)
+            json_object_set_new(r, user_id, json_integer(until));
         else
-            json_object_del(r, user);
-        s->position++;
+            json_object_del(r, user_id);
+        if (typing != was)   /* a renewal changes nothing a client sees */
+            typing_moved(s, room_id);
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -171,8 +181,26 @@ static int apply_receipt(struct mxr_edu_store *s, const struct mxr_edu_ctx *c, c
             }
             /* Only the entries listed are updated (m.receipt schema). */
             pthread_mutex_lock(&s->mu);
-            json_t *t = child(s->receipts, room);
-            t = t ? child(t, "m.read") : NULL;
+            if (s->store) {
+                const json_t *data = json_object_get(r, "data");
+                const char *thread = edu_str(data, "thread_id");
+                if (strlen(user) + (thread ? strlen(thread) : 0) > RECEIPT_KEY_MAX) {
+                    rc = mxr_err_set(err, "M_BAD_JSON", "m.receipt of %.100s: user and thread IDs too long", user);
+                } else {
+                    json_t *op = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "k", "rc", "room", room, "user", user,
+                                           "thread", thread ? thread : "", "event",
+                                           json_string_value(json_array_get(json_object_get(r, "event_ids"), 0)),
+                                           "ts", json_object_get(data, "ts"));
+                    if (!op || json_array_append_new(s->pending, op))
+                        rc = mxr_err_set(err, "M_UNKNOWN", "out of memory");
+                    else
+                        s->position++;
+                }
+                pthread_mutex_unlock(&s->mu);
+                continue;
+            }
+            json_t *t = edu_child(s->receipts, room);
+            t = t ? edu_child(t, "m.read") : NULL;
             json_t *copy = json_pack("{s:O, s:O}", "event_ids", json_object_get(r, "event_ids"), "data",
                                      json_object_get(r, "data"));
             if (!t || !copy || json_object_set_new(t, user, copy))
@@ -197,7 +225,7 @@ static int apply_presence(struct mxr_edu_store *s, const struct mxr_edu_ctx *c, 
     size_t i;
     const json_t *u;
     json_array_foreach(push, i, u) {
-        const char *user = str_field(u, "user_id"), *p = str_field(u, "presence");
+        const char *user = edu_str(u, "user_id"), *p = edu_str(u, "presence");
         const json_t *ago = json_object_get(u, "last_active_ago"), *msg = json_object_get(u, "status_msg"),
                      *active = json_object_get(u, "currently_active");
         if (!user || !p || !json_is_integer(ago) || json_integer_value(ago) < 0 ||
@@ -243,7 +271,7 @@ static bool array_has_int(const json_t *a, json_int_t v)
 static int apply_device_list(struct mxr_edu_store *s, const struct mxr_edu_ctx *c, const json_t *content,
                              struct mxr_err *err)
 {
-    const char *user = str_field(content, "user_id"), *device = str_field(content, "device_id");
+    const char *user = edu_str(content, "user_id"), *device = edu_str(content, "device_id");
     const json_t *stream = json_object_get(content, "stream_id"), *prev = json_object_get(content, "prev_id"),
                  *deleted = json_object_get(content, "deleted"), *keys = json_object_get(content, "keys"),
                  *name = json_object_get(content, "device_display_name");
@@ -262,7 +290,7 @@ static int apply_device_list(struct mxr_edu_store *s, const struct mxr_edu_ctx *
     if (!user_of(user, c->origin))
         return mxr_err_set(err, "M_FORBIDDEN", "m.device_list_update: %.100s is not a user of %.100s", user,
                            c->origin);
-    if (keys && (json_is_string(json_object_get(keys, "user_id")) && strcmp(str_field(keys, "user_id"), user)))
+    if (keys && (json_is_string(json_object_get(keys, "user_id")) && strcmp(edu_str(keys, "user_id"), user)))
         return mxr_err_set(err, "M_BAD_JSON", "m.device_list_update: keys.user_id is not %.100s", user);
 
     int rc = 0;
@@ -317,7 +345,7 @@ static int check_cross_signing_key(const json_t *k, const char *user, const char
     if (!json_is_object(k) || !json_is_string(json_object_get(k, "user_id")) || !json_is_array(u) ||
         !json_is_object(json_object_get(k, "keys")))
         return mxr_err_set(err, "M_BAD_JSON", "%s needs user_id, usage and keys (cross_signing_key.yaml)", usage);
-    if (strcmp(str_field(k, "user_id"), user))
+    if (strcmp(edu_str(k, "user_id"), user))
         return mxr_err_set(err, "M_BAD_JSON", "%s.user_id is not %.100s", usage, user);
     size_t i;
     const json_t *x;
@@ -332,7 +360,7 @@ static int check_cross_signing_key(const json_t *k, const char *user, const char
 static int apply_signing_key(struct mxr_edu_store *s, const struct mxr_edu_ctx *c, const json_t *content,
                              struct mxr_err *err)
 {
-    const char *user = str_field(content, "user_id");
+    const char *user = edu_str(content, "user_id");
     const json_t *master = json_object_get(content, "master_key"), *self = json_object_get(content, "self_signing_key");
     if (!user)
         return mxr_err_set(err, "M_BAD_JSON", "m.signing_key_update: user_id (string) is required");
@@ -344,7 +372,7 @@ static int apply_signing_key(struct mxr_edu_store *s, const struct mxr_edu_ctx *
         return mxr_err_prefix(err, "m.signing_key_update");
     int rc = 0;
     pthread_mutex_lock(&s->mu);
-    json_t *rec = child(s->signing, user);
+    json_t *rec = edu_child(s->signing, user);
     if (!rec) {
         rc = mxr_err_set(err, "M_UNKNOWN", "out of memory");
     } else {
@@ -360,7 +388,7 @@ static int apply_signing_key(struct mxr_edu_store *s, const struct mxr_edu_ctx *
 
 /* ---- m.direct_to_device (server-server API "Send-to-device messaging") --------- */
 
-/* Remembers (origin, sender, message_id); false when it was seen before
+/* Remembers (origin, message_id); false when it was seen before
  * (caller holds mu). The message_id exists for this idempotence. */
 static bool dedup_first(struct mxr_edu_store *s, const char *key)
 {
@@ -375,11 +403,33 @@ static bool dedup_first(struct mxr_edu_store *s, const char *key)
     return true;
 }
 
+/* Queues the durable delivery of one user's messages (caller holds mu). */
+static int pend_to_device(struct mxr_edu_store *s, const char *user, const char *sender, const char *type,
+                          const json_t *per_user, struct mxr_err *err)
+{
+    int rc = 0;
+    const char *device;
+    const json_t *body;
+    json_object_foreach((json_t *)per_user, device, body) {
+        if (!json_is_object(body) || strlen(device) > MXR_STORE_DEVICE_ID_MAX || !device[0] ||
+            strlen(type) > MXR_STORE_ID_MAX) {
+            rc = mxr_err_set(err, "M_BAD_JSON", "m.direct_to_device: the message for %.100s/%.100s is not an object, "
+                             "or the device ID or type is too long", user, device);
+            continue;
+        }
+        json_t *op = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "k", "td", "user", user, "device", device, "sender",
+                               sender, "type", type, "content", body);
+        if (!op || json_array_append_new(s->pending, op))
+            rc = mxr_err_set(err, "M_UNKNOWN", "out of memory");
+    }
+    return rc;
+}
+
 static int apply_to_device(struct mxr_edu_store *s, const struct mxr_edu_ctx *c, const json_t *content,
                            struct mxr_err *err)
 {
-    const char *sender = str_field(content, "sender"), *type = str_field(content, "type"),
-               *mid = str_field(content, "message_id");
+    const char *sender = edu_str(content, "sender"), *type = edu_str(content, "type"),
+               *mid = edu_str(content, "message_id");
     const json_t *messages = json_object_get(content, "messages");
     if (!sender || !type || !mid || !json_is_object(messages))
         return mxr_err_set(err, "M_BAD_JSON", "m.direct_to_device: sender, type, message_id (strings) and messages "
@@ -390,11 +440,13 @@ static int apply_to_device(struct mxr_edu_store *s, const struct mxr_edu_ctx *c,
     if (!user_of(sender, c->origin))
         return mxr_err_set(err, "M_FORBIDDEN", "m.direct_to_device: sender %.100s is not a user of %.100s", sender,
                            c->origin);
-    size_t klen = strlen(c->origin) + strlen(sender) + strlen(mid) + 3;
+    /* message_id: "A unique ID for the message that is used for
+     * idempotence" — per sending server. */
+    size_t klen = strlen(c->origin) + strlen(mid) + 2;
     char *key = malloc(klen);
     if (!key)
         return mxr_err_set(err, "M_UNKNOWN", "out of memory");
-    snprintf(key, klen, "%s\037%s\037%s", c->origin, sender, mid);
+    snprintf(key, klen, "%s\037%s", c->origin, mid);
     int rc = 0;
     pthread_mutex_lock(&s->mu);
     if (!dedup_first(s, key))
@@ -405,6 +457,10 @@ static int apply_to_device(struct mxr_edu_store *s, const struct mxr_edu_ctx *c,
         if (!user_of(user, c->server_name) || !json_is_object(per_user)) {
             rc = mxr_err_set(err, "M_BAD_JSON", "m.direct_to_device: messages.%.100s is not one of our users with "
                              "an object of devices", user);
+            continue;
+        }
+        if (s->store) {
+            rc |= pend_to_device(s, user, sender, type, per_user, err);
             continue;
         }
         json_t *queue = json_object_get(s->to_device, user);
@@ -442,7 +498,7 @@ out:
 
 int mxr_edu_apply(struct mxr_edu_store *s, const struct mxr_edu_ctx *c, const json_t *edu, struct mxr_err *err)
 {
-    const char *type = str_field(edu, "edu_type");
+    const char *type = edu_str(edu, "edu_type");
     const json_t *content = json_object_get(edu, "content");
     if (!type || !json_is_object(content))
         return mxr_err_set(err, "M_BAD_JSON", "an EDU needs edu_type (string) and content (object) (edu.yaml)");
@@ -473,25 +529,51 @@ uint64_t mxr_edu_position(struct mxr_edu_store *s)
     return p;
 }
 
-json_t *mxr_edu_typing(struct mxr_edu_store *s, const char *room_id, int64_t now)
+/* The room's typists at now, expired ones forgotten (caller holds mu). */
+static json_t *typing_now(struct mxr_edu_store *s, const char *room_id, int64_t now)
 {
     json_t *out = json_array();
-    pthread_mutex_lock(&s->mu);
     json_t *r = json_object_get(s->typing, room_id);
     const char *user;
     json_t *exp, *tmp;
+    bool expired = false;
     json_object_foreach_safe(r, tmp, user, exp) {
-        if (json_integer_value(exp) <= now)
+        if (json_integer_value(exp) <= now) {
             json_object_del(r, user);   /* expired: forget it */
-        else if (out)
+            expired = true;
+        } else if (out) {
             json_array_append_new(out, json_string(user));
+        }
     }
+    if (expired)   /* the typists changed: a sync must say so */
+        typing_moved(s, room_id);
+    return out;
+}
+
+json_t *mxr_edu_typing(struct mxr_edu_store *s, const char *room_id, int64_t now)
+{
+    pthread_mutex_lock(&s->mu);
+    json_t *out = typing_now(s, room_id, now);
+    pthread_mutex_unlock(&s->mu);
+    return out;
+}
+
+json_t *mxr_edu_typing_since(struct mxr_edu_store *s, const char *room_id, uint64_t since, int64_t now,
+                             bool *changed)
+{
+    pthread_mutex_lock(&s->mu);
+    json_t *out = typing_now(s, room_id, now);
+    uint64_t pos = (uint64_t)json_integer_value(json_object_get(s->typing_pos, room_id));
+    /* A position ahead of ours is from before a restart: all is new. */
+    *changed = pos > since || since > s->position;
     pthread_mutex_unlock(&s->mu);
     return out;
 }
 
 json_t *mxr_edu_receipts(struct mxr_edu_store *s, const char *room_id)
 {
+    if (s->store)
+        return edu_receipts_durable(s, room_id);
     json_t *out = json_object();
     pthread_mutex_lock(&s->mu);
     const char *rtype, *user;
@@ -499,8 +581,8 @@ json_t *mxr_edu_receipts(struct mxr_edu_store *s, const char *room_id)
     json_object_foreach(json_object_get(s->receipts, room_id), rtype, per_type) {
         json_object_foreach(per_type, user, r) {
             const char *eid = json_string_value(json_array_get(json_object_get(r, "event_ids"), 0));
-            json_t *e = out && eid ? child(out, eid) : NULL;
-            json_t *t = e ? child(e, rtype) : NULL;
+            json_t *e = out && eid ? edu_child(out, eid) : NULL;
+            json_t *t = e ? edu_child(e, rtype) : NULL;
             if (t)
                 json_object_set_new(t, user, json_deep_copy(json_object_get(r, "data")));
         }
@@ -547,6 +629,8 @@ json_t *mxr_edu_signing_keys(struct mxr_edu_store *s, const char *user_id)
 json_t *mxr_edu_to_device(struct mxr_edu_store *s, const char *user_id, const char *device_id, uint64_t since,
                           size_t limit, uint64_t *next)
 {
+    if (s->store)
+        return edu_to_device_durable(s, user_id, device_id, since, limit, next);
     json_t *out = json_array();
     uint64_t last = since;
     pthread_mutex_lock(&s->mu);
@@ -554,7 +638,7 @@ json_t *mxr_edu_to_device(struct mxr_edu_store *s, const char *user_id, const ch
     for (size_t i = 0; queue && i < json_array_size(queue);) {
         json_t *m = json_array_get(queue, i);
         uint64_t seq = (uint64_t)json_integer_value(json_object_get(m, "seq"));
-        const char *dev = str_field(m, "device");
+        const char *dev = edu_str(m, "device");
         bool mine = dev && !strcmp(dev, device_id), all = dev && !strcmp(dev, "*");
         if (seq <= since && mine) {
             json_array_remove(queue, i);   /* acknowledged by this device */
@@ -572,3 +656,4 @@ json_t *mxr_edu_to_device(struct mxr_edu_store *s, const char *user_id, const ch
         *next = last;
     return out;
 }
+

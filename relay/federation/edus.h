@@ -4,16 +4,18 @@
  * definitions/event-schemas/): validation, the receiver rules of the spec,
  * and the store the client API reads them from.
  *
- * The store is in memory. Typing and presence are ephemeral by nature;
- * receipts, device lists, cross-signing keys and to-device messages should
- * outlive a restart, and move to the store's reserved tables
- * (T_ROOMTYPEUSER_RECEIPT, T_USERDEVICESEQ_TODEVICE, ...) when those are
- * created: the reading functions below are the interface that stays.
- * Thread-safe. */
+ * Typing and presence are ephemeral by nature and live in memory (local
+ * users' typing too: mxr_edu_typing_set). Receipts and to-device messages
+ * must outlive a restart: once the store is attached
+ * (mxr_edu_store_attach, the daemon does) they go to the relay/store/edus.h
+ * tables, shared with the local users' own, and the client API reads them
+ * there; without a store (unit tests) they stay in memory. Device lists and
+ * cross-signing keys are still in memory only. Thread-safe. */
 #ifndef MXR_RELAY_EDUS_H
 #define MXR_RELAY_EDUS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +29,17 @@ struct mxr_edu_store;
 
 struct mxr_edu_store *mxr_edu_store_new(struct mxr_err *err);
 void mxr_edu_store_free(struct mxr_edu_store *s);
+
+/* Keeps to-device messages and receipts in store from now on (NULL: in
+ * memory). Call before the listeners start. */
+struct mxr_store;
+void mxr_edu_store_attach(struct mxr_edu_store *s, struct mxr_store *store);
+
+/* Writes the durable EDUs applied so far (attached store only; else a
+ * no-op). mxr_edu_apply only validates and queues them, since its caller
+ * holds a read transaction: run this after ending it and before answering
+ * the transaction. 0, or -1 when the write failed (the updates are lost). */
+int mxr_edu_flush(struct mxr_edu_store *s, struct mxr_err *err);
 
 /* What the validator needs from the daemon. */
 struct mxr_edu_ctx {
@@ -56,7 +69,18 @@ uint64_t mxr_edu_position(struct mxr_edu_store *s);
  * reference; empty when none). */
 json_t *mxr_edu_typing(struct mxr_edu_store *s, const char *room_id, int64_t now);
 
-/* The room's remote receipts as the content of a client m.receipt event:
+/* Sets or clears a typing notice (local users; remote ones through
+ * mxr_edu_apply), held until `until` (ms since the epoch). */
+int mxr_edu_typing_set(struct mxr_edu_store *s, const char *room_id, const char *user_id, bool typing,
+                       int64_t until, struct mxr_err *err);
+
+/* The typists as mxr_edu_typing, and whether they changed after position
+ * `since` of mxr_edu_position (a position ahead of ours, from before a
+ * restart, counts as changed). */
+json_t *mxr_edu_typing_since(struct mxr_edu_store *s, const char *room_id, uint64_t since, int64_t now,
+                             bool *changed);
+
+/* The room's receipts (remote ones; with a store, all) as the content of a client m.receipt event:
  * {event_id: {receipt_type: {user_id: {ts[, thread_id]}}}} (new reference). */
 json_t *mxr_edu_receipts(struct mxr_edu_store *s, const char *room_id);
 
@@ -80,7 +104,9 @@ json_t *mxr_edu_signing_keys(struct mxr_edu_store *s, const char *user_id);
  * `limit`: an array of {sender, type, content} (new reference). *next
  * receives the sequence number to pass as `since` next time. Passing `since`
  * acknowledges the earlier messages addressed to that device only, which
- * are then forgotten. */
+ * are then forgotten. With a store attached this reads the durable inbox
+ * (where "*" was expanded to the user's devices on arrival, and which
+ * /sync reads too). */
 json_t *mxr_edu_to_device(struct mxr_edu_store *s, const char *user_id, const char *device_id, uint64_t since,
                           size_t limit, uint64_t *next);
 

@@ -134,6 +134,8 @@ void mxr_handle_make_leave(struct mxr_request *req, struct mxr_response *resp);
 void mxr_handle_make_knock(struct mxr_request *req, struct mxr_response *resp);
 void mxr_handle_send_join(struct mxr_request *req, struct mxr_response *resp);
 void mxr_handle_send_leave(struct mxr_request *req, struct mxr_response *resp);
+void mxr_handle_send_join_v1(struct mxr_request *req, struct mxr_response *resp);
+void mxr_handle_send_leave_v1(struct mxr_request *req, struct mxr_response *resp);
 void mxr_handle_send_knock(struct mxr_request *req, struct mxr_response *resp);
 void mxr_handle_invite(struct mxr_request *req, struct mxr_response *resp);
 /* query.c */

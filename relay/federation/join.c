@@ -7,6 +7,7 @@
  * (invites-v2.yaml, invite_room_state as full PDUs since v1.16). */
 #include "relay/federation/join.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -148,6 +149,159 @@ static const struct mxr_room_version *stored_version(struct mxr_join *j, const c
     return rc == 0 ? mxr_room_version_get(ver, err) : NULL;
 }
 
+#define JOIN_PARALLEL_MIN 64   /* PDUs from which the event IDs are computed on two threads */
+
+struct id_span {
+    json_t *pdus;
+    const struct mxr_room_version *rv;
+    json_t **ids;
+    size_t from, to;
+};
+
+static void *id_span_run(void *arg)
+{
+    struct id_span *s = arg;
+    for (size_t i = s->from; i < s->to; i++) {
+        char id[MXR_ID_MAX + 1] = "";
+        json_t *p = json_array_get(s->pdus, i);
+        if (!json_is_object(p) || mxr_event_compute_id(p, s->rv, id, NULL) < 0)
+            id[0] = '\0';
+        s->ids[i] = json_string(id);   /* NULL when out of memory */
+    }
+    return NULL;
+}
+
+/* The event ID of each PDU as a JSON string ("" when it has none), a
+ * reference hash each: on two threads for a large set (a send_join
+ * answer). false when out of memory (the strings made are freed). */
+static bool compute_ids(json_t *pdus, const struct mxr_room_version *rv, size_t n, json_t **ids)
+{
+    struct id_span first = { pdus, rv, ids, 0, n }, second = { pdus, rv, ids, n / 2, n };
+    pthread_t th;
+    if (n >= JOIN_PARALLEL_MIN && pthread_create(&th, NULL, id_span_run, &second) == 0) {
+        first.to = n / 2;
+        id_span_run(&first);
+        pthread_join(th, NULL);
+    } else {
+        id_span_run(&first);
+    }
+    bool ok = true;
+    for (size_t i = 0; i < n; i++)
+        ok = ok && ids[i];
+    for (size_t i = 0; !ok && i < n; i++)
+        json_decref(ids[i]);
+    return ok;
+}
+
+/* Min-heap of input indices: the ready event with the lowest index first. */
+static void heap_push(size_t *h, size_t *len, size_t v)
+{
+    size_t i = (*len)++;
+    while (i && h[(i - 1) / 2] > v) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = v;
+}
+
+static size_t heap_pop(size_t *h, size_t *len)
+{
+    size_t top = h[0], v = h[--*len], i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *len)
+            break;
+        if (c + 1 < *len && h[c + 1] < h[c])
+            c++;
+        if (h[c] >= v)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
+    return top;
+}
+
+/* An order of the usable PDUs (use[i]) in which each one's auth events
+ * from the set come before it: Kahn's algorithm over auth_events inside
+ * the set, the lowest input index first among the ready ones (a given
+ * order that already works is kept); events on an auth cycle follow in
+ * input order (the pipeline rejects or defers them). Linear in the number
+ * of auth references (a send_join answer holds the whole state of the
+ * room). Fills order; returns its length, or (size_t)-1 out of memory. */
+static size_t auth_first_order(json_t *pdus, json_t *index, const bool *use, size_t n, size_t *order)
+{
+    size_t one = n ? n : 1, m = 0, nheap = 0, nref = 0;
+    size_t *indeg = calloc(one, sizeof *indeg), *first = calloc(one + 1, sizeof *first);
+    size_t *heap = malloc(one * sizeof *heap);
+    bool *done = calloc(one, sizeof *done);
+    size_t *child = NULL;
+    if (!indeg || !first || !heap || !done)
+        goto fail;
+    /* Two passes over the references: count the children of each auth
+     * event, then fill them (CSR). A reference listed twice counts twice,
+     * as it is released twice. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            if (!use[i])
+                continue;
+            size_t k;
+            json_t *a;
+            json_array_foreach(json_object_get(json_array_get(pdus, i), "auth_events"), k, a) {
+                const char *aid = ref_id(a);
+                json_t *ix = aid ? json_object_get(index, aid) : NULL;
+                size_t p = ix ? (size_t)json_integer_value(ix) : i;
+                if (p == i)
+                    continue;
+                if (pass == 0) {
+                    indeg[i]++;
+                    first[p + 1]++;
+                    nref++;
+                } else {
+                    child[first[p]++] = i;
+                }
+            }
+        }
+        if (pass == 0) {
+            for (size_t i = 0; i < n; i++)
+                first[i + 1] += first[i];
+            if (!(child = malloc((nref ? nref : 1) * sizeof *child)))
+                goto fail;
+        } else {
+            for (size_t i = n; i > 0; i--)   /* first[p] advanced to the next list's start: shift back */
+                first[i] = first[i - 1];
+            first[0] = 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (use[i] && !indeg[i])
+            heap_push(heap, &nheap, i);
+    while (nheap) {
+        size_t i = heap_pop(heap, &nheap);
+        done[i] = true;
+        order[m++] = i;
+        for (size_t c = first[i]; c < first[i + 1]; c++)
+            if (--indeg[child[c]] == 0)
+                heap_push(heap, &nheap, child[c]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (use[i] && !done[i])
+            order[m++] = i;
+    free(indeg);
+    free(first);
+    free(heap);
+    free(done);
+    free(child);
+    return m;
+fail:
+    free(indeg);
+    free(first);
+    free(heap);
+    free(done);
+    free(child);
+    return (size_t)-1;
+}
+
 int mxr_join_store_outliers(struct mxr_join *j, const char *origin, const char *room_id, json_t *pdus,
                             json_t **ids_out, struct mxr_err *err)
 {
@@ -158,22 +312,24 @@ int mxr_join_store_outliers(struct mxr_join *j, const char *origin, const char *
         return -1;
     size_t n = json_array_size(pdus);
     json_t *ids = json_array(), *index = json_object();
-    size_t *order = malloc((n ? n : 1) * sizeof *order), *indeg = calloc(n ? n : 1, sizeof *indeg);
-    bool *done = calloc(n ? n : 1, sizeof *done), *use = calloc(n ? n : 1, sizeof *use);
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    bool *use = calloc(n ? n : 1, sizeof *use);
     json_t **batch = malloc((n ? n : 1) * sizeof *batch);
     struct mxr_pdu_result *res = calloc(n ? n : 1, sizeof *res);
+    json_t **idbuf = NULL;   /* the IDs as made, then owned by ids */
     int rc = 0;
-    if (!ids || !index || !order || !indeg || !done || !use || !batch || !res) {
+    if (!ids || !index || !order || !use || !batch || !res) {
         rc = mxr_err_set(err, "M_UNKNOWN", "out of memory");
         goto out;
     }
     /* IDs, each event once. */
+    if (!(idbuf = malloc((n ? n : 1) * sizeof *idbuf)) || !compute_ids(pdus, rv, n, idbuf)) {
+        rc = mxr_err_set(err, "M_UNKNOWN", "out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
-        char id[MXR_ID_MAX + 1] = "";
-        json_t *p = json_array_get(pdus, i);
-        if (!json_is_object(p) || mxr_event_compute_id(p, rv, id, NULL) < 0)
-            id[0] = '\0';
-        json_array_append_new(ids, json_string(id));
+        const char *id = json_string_value(idbuf[i]);
+        json_array_append_new(ids, idbuf[i]);
         if (id[0] && !json_object_get(index, id)) {
             json_object_set_new(index, id, json_integer((json_int_t)i));
             use[i] = true;
@@ -181,47 +337,11 @@ int mxr_join_store_outliers(struct mxr_join *j, const char *origin, const char *
     }
     /* Auth events first (Kahn over auth_events inside the set, in input
      * order among the ready ones): an outlier needs its auth events stored. */
-    for (size_t i = 0; i < n; i++) {
-        if (!use[i])
-            continue;
-        json_t *auth = json_object_get(json_array_get(pdus, i), "auth_events");
-        size_t k;
-        json_t *a;
-        json_array_foreach(auth, k, a) {
-            const char *aid = ref_id(a);
-            json_t *ix = aid ? json_object_get(index, aid) : NULL;
-            if (ix && (size_t)json_integer_value(ix) != i)
-                indeg[i]++;
-        }
+    size_t m = auth_first_order(pdus, index, use, n, order);
+    if (m == (size_t)-1) {
+        rc = mxr_err_set(err, "M_UNKNOWN", "out of memory");
+        goto out;
     }
-    size_t m = 0;
-    for (bool progress = true; progress;) {
-        progress = false;
-        for (size_t i = 0; i < n; i++) {
-            if (!use[i] || done[i] || indeg[i])
-                continue;
-            done[i] = true;
-            order[m++] = i;
-            progress = true;
-            const char *id = json_string_value(json_array_get(ids, i));
-            for (size_t c = 0; c < n; c++) {   /* release the events that list it */
-                if (!use[c] || done[c])
-                    continue;
-                json_t *auth = json_object_get(json_array_get(pdus, c), "auth_events");
-                size_t k;
-                json_t *a;
-                json_array_foreach(auth, k, a) {
-                    const char *aid = ref_id(a);
-                    if (aid && strcmp(aid, id) == 0 && indeg[c])
-                        indeg[c]--;
-                }
-            }
-            break;   /* restart from the lowest index */
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        if (use[i] && !done[i])
-            order[m++] = i;   /* an auth cycle: the pipeline will reject or defer them */
     for (size_t k = 0; k < m; k++)
         batch[k] = json_array_get(pdus, order[k]);
     if (m && mxr_rooms_ingest_pdus(j->deps.rooms, origin, batch, m, MXR_INGEST_OUTLIER, res, err) < 0) {
@@ -245,9 +365,8 @@ out:
         *ids_out = json_incref(ids);
     json_decref(ids);
     json_decref(index);
+    free(idbuf);
     free(order);
-    free(indeg);
-    free(done);
     free(use);
     free(batch);
     free(res);

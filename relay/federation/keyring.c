@@ -332,6 +332,12 @@ json_t *mxr_keyring_query(struct mxr_keyring *kr, const char *server, int64_t mi
 {
     int64_t now = now_ms(kr), fetched = 0;
     json_t *cached = kr->deps.cache->get(kr->deps.cache->ctx, server, &fetched);
+    if (cached && !json_is_object(json_object_get(cached, "signatures"))) {
+        /* Keys rebuilt from the store (keystore.h): fine for verifying,
+         * but a notary must serve the origin's own signed answer. */
+        json_decref(cached);
+        cached = NULL;
+    }
     if (cached) {
         int64_t until = json_integer_value(json_object_get(cached, "valid_until_ts"));
         /* Notaries cache a response for half of its lifetime (keys_server.yaml). */

@@ -64,7 +64,8 @@ int mxr_keyring_lookup(void *ctx, const char *server, const char *key_id, int64_
  * as read-only), fetched again when it is not valid until
  * minimum_valid_until_ts or past half of its lifetime. If the server cannot
  * be reached, the last response is returned even if stale; NULL (err set)
- * when there is none. */
+ * when there is none (a cached response without signatures, such as keys
+ * rebuilt from the store, does not count: it is never served). */
 json_t *mxr_keyring_query(struct mxr_keyring *kr, const char *server, int64_t minimum_valid_until_ts,
                           struct mxr_err *err);
 

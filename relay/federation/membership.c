@@ -4,9 +4,11 @@
  * invites-v2.yaml). The rooms layer builds templates, checks and runs the
  * events; here are the HTTP shapes, the server ACL (every one of these
  * endpoints is on the spec's list of ACL-protected prefixes) and the error
- * bodies (M_INCOMPATIBLE_ROOM_VERSION carries room_version). Only the v2
- * send_join/send_leave/invite exist: v1 send_join and send_leave were
- * removed in v1.18, and v1 invite is for room versions 1-2 senders only. */
+ * bodies (M_INCOMPATIBLE_ROOM_VERSION carries room_version). send_join and
+ * send_leave are served in v2 and, for servers that still call them, in
+ * their v1 form (removed from the spec in v1.18; the v1 answer is the array
+ * [200, body], and send_join's body has only origin, state and
+ * auth_chain). v1 invite is for room versions 1-2 senders only: not here. */
 #include <string.h>
 
 #include "mxr/ids.h"
@@ -76,8 +78,9 @@ void mxr_handle_make_knock(struct mxr_request *req, struct mxr_response *resp)
     make_membership(req, resp, "knock");
 }
 
-/* PUT /v2/send_join, /v2/send_leave, /v1/send_knock /{roomId}/{eventId} */
-static void send_membership(struct mxr_request *req, struct mxr_response *resp, const char *membership)
+/* PUT /v2/send_join, /v2/send_leave, /v1/send_knock /{roomId}/{eventId};
+ * v1: the /v1/send_join and /v1/send_leave forms. */
+static void send_membership(struct mxr_request *req, struct mxr_response *resp, const char *membership, bool v1)
 {
     const char *room_id = mxr_req_param(req, "roomId"), *event_id = mxr_req_param(req, "eventId");
     struct mxr_err err = { 0 };
@@ -88,7 +91,7 @@ static void send_membership(struct mxr_request *req, struct mxr_response *resp, 
         mxr_resp_error(resp, 400, "M_INVALID_PARAM", "omit_members must be true or false");
         return;
     }
-    opts.omit_members = omit && !strcmp(omit, "true") && !strcmp(membership, "join");
+    opts.omit_members = !v1 && omit && !strcmp(omit, "true") && !strcmp(membership, "join");
     if (!event_id || mxr_id_check_event(event_id, MXR_ID_ANY_FORMAT, &err) < 0) {
         mxr_resp_error(resp, 400, "M_INVALID_PARAM", "eventId: %s", event_id ? err.msg : "missing");
         return;
@@ -103,22 +106,48 @@ static void send_membership(struct mxr_request *req, struct mxr_response *resp, 
         mxr_resp_err(resp, &err);
         return;
     }
+    if (v1) {
+        /* joins-v1 / leaving-v1 (as last specified): [200, {origin,
+         * auth_chain, state}] for a join, [200, {}] for a leave. */
+        if (!strcmp(membership, "join")) {
+            json_t *keep = json_pack("{s:O?, s:O?, s:O?}", "origin", json_object_get(body, "origin"), "auth_chain",
+                                     json_object_get(body, "auth_chain"), "state", json_object_get(body, "state"));
+            json_decref(body);
+            body = keep;
+        }
+        json_t *arr = body ? json_pack("[i, o]", 200, body) : NULL;
+        if (!arr) {
+            mxr_resp_error(resp, 500, "M_UNKNOWN", "out of memory");
+            return;
+        }
+        body = arr;
+    }
     mxr_resp_json(resp, 200, body);
 }
 
 void mxr_handle_send_join(struct mxr_request *req, struct mxr_response *resp)
 {
-    send_membership(req, resp, "join");
+    send_membership(req, resp, "join", false);
 }
 
 void mxr_handle_send_leave(struct mxr_request *req, struct mxr_response *resp)
 {
-    send_membership(req, resp, "leave");
+    send_membership(req, resp, "leave", false);
+}
+
+void mxr_handle_send_join_v1(struct mxr_request *req, struct mxr_response *resp)
+{
+    send_membership(req, resp, "join", true);
+}
+
+void mxr_handle_send_leave_v1(struct mxr_request *req, struct mxr_response *resp)
+{
+    send_membership(req, resp, "leave", true);
 }
 
 void mxr_handle_send_knock(struct mxr_request *req, struct mxr_response *resp)
 {
-    send_membership(req, resp, "knock");
+    send_membership(req, resp, "knock", false);
 }
 
 /* PUT /v2/invite/{roomId}/{eventId} */

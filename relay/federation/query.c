@@ -3,11 +3,11 @@
  * query.yaml, openid.yaml, user_devices.yaml, user_keys.yaml).
  *
  * The data behind these endpoints belongs to the client API. Profiles,
- * aliases and devices are read from its tables (relay/store/accounts.h);
- * device keys, one-time keys and OpenID tokens have no table yet: their
- * lookup functions are marked SEAM and find nothing, so the endpoints answer
- * the spec's empty or "not found" shape until the client API stores them. */
+ * aliases and devices are read from its tables (relay/store/accounts.h),
+ * device, one-time, fallback and cross-signing keys from relay/store/e2ee.h
+ * (uploaded through the client API: POST /keys/upload and friends). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mxr/ids.h"
@@ -17,6 +17,7 @@
 #include "relay/realm/openid.h"
 #include "relay/server.h"
 #include "relay/store/accounts.h"
+#include "relay/store/e2ee.h"
 #include "relay/store/store.h"
 
 /* ---- lookups --------------------------------------------------------------------- */
@@ -56,15 +57,84 @@ static bool local_alias(struct mxr_store_txn *txn, const char *alias, char room_
     return true;
 }
 
+/* A stored JSON object (a store lookup's result rc, json, len): new
+ * reference, or NULL when absent or unreadable. */
+static json_t *stored_object(int rc, const char *json, size_t len)
+{
+    json_t *o = rc == 0 ? json_loadb(json, len, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* The signed device keys (DeviceKeys) of one of our user's devices, new
- * reference, or NULL when it uploaded none. SEAM: the client API's
- * /keys/upload has no table yet (T_USERDEVICEID_DEVICEKEYS). */
+ * reference, or NULL when it uploaded none. */
 static json_t *device_keys(struct mxr_store_txn *txn, const char *user_id, const char *device_id)
 {
-    (void)txn;
-    (void)user_id;
-    (void)device_id;
-    return NULL;
+    const char *json = NULL;
+    size_t len = 0;
+    int rc = mxr_store_device_keys_get(txn, user_id, device_id, &json, &len, NULL);
+    return stored_object(rc, json, len);
+}
+
+/* A cross-signing key of our user ("master", "self_signing"), or NULL. */
+static json_t *xsign_key(struct mxr_store_txn *txn, const char *user_id, const char *usage)
+{
+    const char *json = NULL;
+    size_t len = 0;
+    int rc = mxr_store_xsign_get(txn, user_id, usage, &json, &len, NULL);
+    return stored_object(rc, json, len);
+}
+
+/* Adds master_key / self_signing_key of user_id to obj under the given
+ * names, or to the per-user maps when per_user (user/keys/query). */
+static void add_xsign(struct mxr_store_txn *txn, const char *user_id, json_t *obj, bool per_user)
+{
+    static const char *const usages[2] = {"master", "self_signing"};
+    static const char *const single[2] = {"master_key", "self_signing_key"};
+    static const char *const maps[2] = {"master_keys", "self_signing_keys"};
+    for (int i = 0; i < 2; i++) {
+        json_t *k = xsign_key(txn, user_id, usages[i]);
+        if (!k)
+            continue;
+        if (!per_user) {
+            json_object_set_new(obj, single[i], k);
+            continue;
+        }
+        json_t *m = json_object_get(obj, maps[i]);
+        if (!m) {
+            m = json_object();
+            json_object_set_new(obj, maps[i], m);
+        }
+        json_object_set_new(m, user_id, k);
+    }
+}
+
+struct claim_arg {
+    const char *user_id, *device_id, *algorithm;
+    json_t *out;
+};
+
+static int claim_fn(struct mxr_store_txn *txn, void *arg, struct mxr_err *err)
+{
+    struct claim_arg *a = arg;
+    char key_id[MXR_STORE_KEY_ID_MAX + 1];
+    char *json;
+    bool fallback;
+    json_decref(a->out);
+    a->out = NULL;
+    int rc = mxr_store_key_claim(txn, a->user_id, a->device_id, a->algorithm, key_id, &json, &fallback, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        json_t *key = json_loadb(json, strlen(json), JSON_DECODE_ANY, NULL);
+        free(json);
+        if (key)
+            a->out = json_pack("{s:o}", key_id, key);
+    }
+    return 0;
 }
 
 struct dev_list {
@@ -77,9 +147,12 @@ static int dev_cb(void *arg, const struct mxr_store_device *d)
 {
     struct dev_list *l = arg;
     json_t *keys = device_keys(l->txn, l->user_id, d->device_id);
-    /* user_devices.yaml: device_id and keys are required; keys stays an
-     * empty object until the device uploads some. */
-    json_t *dev = json_pack("{s:s, s:o}", "device_id", d->device_id, "keys", keys ? keys : json_object());
+    /* user_devices.yaml: device_id and keys (a whole DeviceKeys object:
+     * user_id, device_id, algorithms, keys, signatures) are required, so a
+     * device is listed once it has uploaded its keys. */
+    if (!keys)
+        return 0;
+    json_t *dev = json_pack("{s:s, s:o}", "device_id", d->device_id, "keys", keys);
     if (dev && d->has_display_name)
         json_object_set_new(dev, "device_display_name", json_string(d->display_name));
     if (dev)
@@ -87,7 +160,7 @@ static int dev_cb(void *arg, const struct mxr_store_device *d)
     return 0;
 }
 
-/* Our user's devices for /user/devices: an array of {device_id, keys,
+/* Our user's devices that have keys, for /user/devices: an array of {device_id, keys,
  * device_display_name?} (new reference; empty for an unknown user), NULL
  * when the store fails. */
 static json_t *local_devices(struct mxr_store_txn *txn, const char *user_id)
@@ -125,11 +198,16 @@ static json_t *local_device_keys(struct mxr_store_txn *txn, const char *user_id,
 static json_t *claim_one_time_key(struct mxr_server *srv, const char *user_id, const char *device_id,
                                   const char *algorithm)
 {
-    (void)srv;
-    (void)user_id;
-    (void)device_id;
-    (void)algorithm;
-    return NULL;   /* SEAM: T_USERDEVICEKEYID_ONETIMEKEY */
+    struct claim_arg a = {user_id, device_id, algorithm, NULL};
+    struct mxr_err err = {0};
+    if (!srv->store || strlen(device_id) > MXR_STORE_DEVICE_ID_MAX || !*device_id)
+        return NULL;
+    if (mxr_store_write(srv->store, claim_fn, &a, &err) < 0) {
+        srv_log(srv, MXR_LOG_WARN, NULL, "claiming a key of %s/%s failed: %s", user_id, device_id, err.msg);
+        json_decref(a.out);
+        return NULL;
+    }
+    return a.out;
 }
 
 /* The user an OpenID token was issued to, or false when unknown/expired. */
@@ -248,15 +326,24 @@ void mxr_handle_user_devices(struct mxr_request *req, struct mxr_response *resp)
     if (!txn)
         return;
     json_t *devices = local_devices(txn, user_id);
+    uint64_t stream_id = 0;
+    json_t *xs = json_object();
+    if (mxr_store_devicelist_pos(txn, user_id, &stream_id, NULL) < 0)
+        stream_id = 0;
+    add_xsign(txn, user_id, xs, false);
     mxr_store_read_end(txn);
     if (!devices) {
+        json_decref(xs);
         mxr_resp_error(resp, 500, "M_UNKNOWN", "the devices of %.100s cannot be read", user_id);
         return;
     }
     /* user_devices.yaml: user_id, stream_id and devices are required;
      * "The user's devices. May be empty." */
-    mxr_resp_json(resp, 200, json_pack("{s:s, s:I, s:o}", "user_id", user_id, "stream_id", (json_int_t)0, "devices",
-                                       devices));
+    json_t *out = json_pack("{s:s, s:I, s:o}", "user_id", user_id, "stream_id", (json_int_t)stream_id, "devices",
+                            devices);
+    json_object_update(out, xs);
+    json_decref(xs);
+    mxr_resp_json(resp, 200, out);
 }
 
 /* POST /user/keys/query {device_keys: {user_id: [device_id...]}} */
@@ -287,16 +374,18 @@ void mxr_handle_user_keys_query(struct mxr_request *req, struct mxr_response *re
     struct mxr_store_txn *txn = mxr_fed_read(req, resp);
     if (!txn)
         return;
-    json_t *out = json_object();
+    json_t *out = json_object(), *all = json_object();   /* master_keys etc. only when there are some */
     json_object_foreach((json_t *)q, user, devices) {
         /* "Requested users must be local to the receiving homeserver":
          * others are left out. */
         if (!mxr_fed_user_of(user, req->srv->cfg->server_name))
             continue;
         json_object_set_new(out, user, local_device_keys(txn, user, devices));
+        add_xsign(txn, user, all, true);
     }
     mxr_store_read_end(txn);
-    mxr_resp_json(resp, 200, json_pack("{s:o}", "device_keys", out));
+    json_object_set_new(all, "device_keys", out);
+    mxr_resp_json(resp, 200, all);
 }
 
 /* POST /user/keys/claim {one_time_keys: {user_id: {device_id: algorithm}}} */

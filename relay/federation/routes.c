@@ -25,6 +25,8 @@ ADMITTED(mxr_handle_make_join)
 ADMITTED(mxr_handle_send_join)
 ADMITTED(mxr_handle_make_leave)
 ADMITTED(mxr_handle_send_leave)
+ADMITTED(mxr_handle_send_join_v1)
+ADMITTED(mxr_handle_send_leave_v1)
 ADMITTED(mxr_handle_invite)
 ADMITTED(mxr_handle_make_knock)
 ADMITTED(mxr_handle_send_knock)
@@ -65,6 +67,10 @@ const struct mxr_route MXR_FEDERATION_ROUTES[] = {
     { "GET", FED "/v1/make_join/{roomId}/{userId}", mxr_handle_make_join_admitted, AUTH },
     { "PUT", FED "/v2/send_join/{roomId}/{eventId}", mxr_handle_send_join_admitted, AUTH | BODY },
     { "GET", FED "/v1/make_leave/{roomId}/{userId}", mxr_handle_make_leave_admitted, AUTH },
+    /* The v1 forms (removed from the spec in v1.18, still used by older
+     * servers): the same work, answered as [200, body]. */
+    { "PUT", FED "/v1/send_join/{roomId}/{eventId}", mxr_handle_send_join_v1_admitted, AUTH | BODY },
+    { "PUT", FED "/v1/send_leave/{roomId}/{eventId}", mxr_handle_send_leave_v1_admitted, AUTH | BODY },
     { "PUT", FED "/v2/send_leave/{roomId}/{eventId}", mxr_handle_send_leave_admitted, AUTH | BODY },
     { "PUT", FED "/v2/invite/{roomId}/{eventId}", mxr_handle_invite_admitted, AUTH | BODY },
     { "GET", FED "/v1/make_knock/{roomId}/{userId}", mxr_handle_make_knock_admitted, AUTH },

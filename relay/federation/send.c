@@ -4,7 +4,9 @@
  *
  * Order of work for one transaction:
  *   1. the envelope: origin (must be the authenticated origin),
- *      origin_server_ts, pdus (at most 50), edus (at most 100);
+ *      origin_server_ts, pdus (at most 50), edus (at most 100); the origin
+ *      is up: if our queue for it was backing off, the back-off ends and
+ *      the queue is flushed (sender.h, mxr_sender_peer_alive);
  *   2. under the origin's /send lock: a transaction ID seen before from
  *      this origin is answered with the stored response, nothing redone;
  *   3. PDUs: the room's server ACL per PDU (denied: an error result, not
@@ -24,8 +26,12 @@
 #include "mxr/event.h"
 #include "mxr/json.h"
 #include "mxr/roomver.h"
+#include "relay/client/client.h"
+#include "relay/client/keys.h"
 #include "relay/federation/edus.h"
+#include "relay/federation/fedout.h"
 #include "relay/federation/inbound.h"
+#include "relay/federation/sender.h"
 #include "relay/rooms/rooms.h"
 #include "relay/server.h"
 #include "relay/store/store.h"
@@ -296,6 +302,12 @@ static size_t process_edus(struct mxr_request *req, const json_t *edus, size_t *
         }
     }
     mxr_store_read_end(er.txn);
+    mxr_keys_remote_changed(srv, req->origin, edus);   /* our clients re-query those users' keys */
+    /* receipts and to-device messages are durable before the 200 (edus.h) */
+    if (mxr_edu_flush(srv->edus, &err) < 0)
+        srv_log(srv, MXR_LOG_ERROR, req->id, "store: %s", err.msg);
+    if (applied)   /* typing, receipts, to-device: wake /sync long-polls */
+        mxr_client_rooms_notify(srv->client, NULL);
     return applied;
 }
 
@@ -318,6 +330,7 @@ void mxr_handle_send(struct mxr_request *req, struct mxr_response *resp)
         mxr_resp_err(resp, &err);
         return;
     }
+    mxr_sender_peer_alive(mxr_fedout_sender(srv->fedout), req->origin);
     int lk = mxr_inbound_origin_lock(srv->inbound, req->origin);
     if (lk != 0) {
         if (lk < 0) {

@@ -104,6 +104,12 @@ int mxr_sender_queue_room_pdu(struct mxr_sender *s, const char *room_id, const c
 /* An EDU to the other servers of a room (typing, receipts). */
 int mxr_sender_queue_room_edu(struct mxr_sender *s, const char *room_id, const json_t *edu, struct mxr_err *err);
 
+/* PDUs queued for dests by another store write (mxr_store_queue_pdu inside
+ * the commit of their event, so the event and its delivery commit
+ * together): after that commit, count them (n_pdus each) and wake the
+ * thread. Our own name is skipped. */
+void mxr_sender_note_queued(struct mxr_sender *s, const char *const *dests, size_t n, size_t n_pdus);
+
 /* We heard from server (an authenticated request): if it was backing off,
  * it is up again: reset its back-off and send what is queued. */
 void mxr_sender_peer_alive(struct mxr_sender *s, const char *server);

@@ -151,8 +151,29 @@ int mxr_sender_queue_room_edu(struct mxr_sender *s, const char *room_id, const j
     return queue_room(s, room_id, NULL, edu, NULL, err);
 }
 
+void mxr_sender_note_queued(struct mxr_sender *s, const char *const *dests, size_t n, size_t n_pdus)
+{
+    if (!s || !n)
+        return;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (!dests[i] || strcmp(dests[i], s->own_name) == 0)
+            continue;
+        struct dest *d = sender_dest(s, dests[i], true);
+        if (!d)
+            continue;   /* it is in the store: found again at the next start */
+        d->n_pdus += n_pdus;
+        d->pending = true;
+    }
+    s->wake = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void mxr_sender_peer_alive(struct mxr_sender *s, const char *server)
 {
+    if (!s || !server)
+        return;
     pthread_mutex_lock(&s->mu);
     struct dest *d = sender_dest(s, server, false);
     if (d && (d->failures || d->next_attempt_ts)) {

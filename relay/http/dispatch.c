@@ -189,6 +189,10 @@ static void dispatch(const struct mxr_router *r, struct mxr_request *req, struct
         }
         if (r->client_auth(req, &err) < 0) {
             mxr_resp_err(resp, &err);
+            /* client-server API "Soft logout": M_UNKNOWN_TOKEN carries
+             * soft_logout; tokens here are only ever revoked outright. */
+            if (err.errcode && !strcmp(err.errcode, "M_UNKNOWN_TOKEN") && json_is_object(resp->json))
+                json_object_set_new(resp->json, "soft_logout", json_false());
             return;
         }
     }

@@ -111,6 +111,14 @@ static enum MHD_Result send_response(struct MHD_Connection *con, struct pending 
         return MHD_NO;
     }
     add_common_headers(r);
+    /* Client-server API "Rate limiting" (v1.10+): a 429 carries Retry-After
+     * (whole seconds, rounded up) next to the body's retry_after_ms. */
+    json_t *retry = resp->status == 429 ? json_object_get(resp->json, "retry_after_ms") : NULL;
+    if (json_is_integer(retry) && json_integer_value(retry) >= 0) {
+        char secs[24];
+        snprintf(secs, sizeof secs, "%lld", (long long)((json_integer_value(retry) + 999) / 1000));
+        MHD_add_response_header(r, "Retry-After", secs);
+    }
     enum MHD_Result rc = MHD_queue_response(con, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     return rc;
@@ -252,11 +260,14 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 static struct MHD_Daemon *start_one(struct mxr_http *h, const struct mxr_listener *l, const struct mxr_http_tls *tls,
                                     struct mxr_err *err)
 {
-    const struct mxr_config *cfg = h->srv->cfg;
     struct sockaddr_in sin = { 0 };
     struct sockaddr_in6 sin6 = { 0 };
     const struct sockaddr *sa;
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    /* A thread per connection, not a pool: a /sync long-poll waits in its
+     * handler for up to 30 s, and with a pool it held a thread that other
+     * connections' requests then queued behind (matrix-js-sdk's requests
+     * stalled while its own /sync waited). CONNECTION_LIMIT bounds the threads. */
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (inet_pton(AF_INET, l->bind_address, &sin.sin_addr) == 1) {
         sin.sin_family = AF_INET;
         sin.sin_port = htons((uint16_t)l->port);
@@ -285,14 +296,12 @@ static struct MHD_Daemon *start_one(struct mxr_http *h, const struct mxr_listene
         cert = tls->cert_pem;
         key = tls->key_pem;
     }
-    unsigned pool = cfg->thread_pool_size > 1 ? (unsigned)cfg->thread_pool_size : 0;
     struct MHD_OptionItem opts[] = {
         { MHD_OPTION_SOCK_ADDR, 0, (void *)sa },
         { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
         { MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL },
         { MHD_OPTION_CONNECTION_LIMIT, 1000, NULL },
-        { pool ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, pool, NULL },
         { MHD_OPTION_END, 0, NULL },
     };
     struct MHD_Daemon *d;

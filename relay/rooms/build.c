@@ -193,6 +193,18 @@ json_t *build_skeleton(struct mxr_rooms *r, struct evcache *c, const struct buil
         mxr_err_set(err, "M_UNKNOWN", "out of memory");
         return NULL;
     }
+    /* Callers give a redaction's target in content (the v11 form); room
+     * versions 1-10 carry it at the top level (pdu_v1..v6 `redacts`), where
+     * content has no place for it (as Synapse builds them). */
+    json_t *target = json_object_get(content, "redacts");
+    if (!rv->redacts_in_content && strcmp(spec->type, "m.room.redaction") == 0 && json_is_string(target)) {
+        if (json_object_set(pdu, "redacts", target)) {
+            json_decref(pdu);
+            mxr_err_set(err, "M_UNKNOWN", "out of memory");
+            return NULL;
+        }
+        json_object_del(content, "redacts");
+    }
     int rc;
     if (create) {
         /* Auth rule 1: no prev_events; auth_events empty ("Auth events selection"). */

@@ -151,6 +151,20 @@ static json_t *topic_content(const char *topic)
                      "body", topic);
 }
 
+/* A member event's content: `extra` (the creator's profile) with the
+ * membership, and is_direct on the invites of a direct chat
+ * (create_room.yaml "is_direct"). New reference. */
+static json_t *member_content(const json_t *extra, const char *membership, bool is_direct)
+{
+    json_t *c = json_is_object(extra) ? json_deep_copy(extra) : json_object();
+    if (c) {
+        json_object_set_new(c, "membership", json_string(membership));
+        if (is_direct)
+            json_object_set_new(c, "is_direct", json_true());
+    }
+    return c;
+}
+
 static int create_write(struct mxr_store_txn *txn, void *arg, struct mxr_err *err)
 {
     struct create_arg *a = arg;
@@ -172,7 +186,8 @@ static int create_write(struct mxr_store_txn *txn, void *arg, struct mxr_err *er
 
     /* 2. The creator joins. */
     if (rc == 0)
-        rc = emit(&run, a, "m.room.member", a->creator, json_pack("{s:s}", "membership", "join"), NULL, err);
+        rc = emit(&run, a, "m.room.member", a->creator, member_content(o->creator_content, "join", false), NULL,
+                  err);
     /* 3. Power levels. */
     if (rc == 0)
         rc = emit(&run, a, "m.room.power_levels", "", power_levels_content(a), NULL, err);
@@ -209,7 +224,7 @@ static int create_write(struct mxr_store_txn *txn, void *arg, struct mxr_err *er
     /* 8. Invites of our own users (remote ones need the /invite handshake). */
     for (size_t k = 0; rc == 0 && k < o->n_invite; k++)
         if (is_local_invitee(a, k))
-            rc = emit(&run, a, "m.room.member", o->invite[k], json_pack("{s:s}", "membership", "invite"), NULL,
+            rc = emit(&run, a, "m.room.member", o->invite[k], member_content(NULL, "invite", o->is_direct), NULL,
                       err);
     evc_free(&run.cache);
     return rc;

@@ -208,32 +208,49 @@ static int prevs_are_extremities(struct mxr_store_txn *txn, const char *room_id,
 
 /* A state group holding the state events named by `ids` (a caller-given
  * state: mxr_rooms_ingest_with_state). Events not stored, rejected, of
- * another room or without a state key are left out (and counted). */
+ * another room or without a state key are left out (and counted). Only the
+ * stored metadata is read (type, state key, room, flags), not the PDUs: a
+ * join's given state is the room's whole state (100,000 members). */
 static int given_group(struct run *run, struct item *it, const json_t *ids, uint64_t *out, struct mxr_err *err)
 {
     size_t n = json_array_size(ids);
     struct mxr_store_state_entry *delta = calloc(n ? n : 1, sizeof *delta);
-    if (!delta)
-        return mxr_err_set(err, "M_UNKNOWN", "out of memory");
+    char **keys = calloc(2 * (n ? n : 1), sizeof *keys);   /* copies of the types and state keys */
+    struct mxr_store_event_meta *meta = malloc(sizeof *meta);
+    int rc = 0;
     size_t m = 0;
+    if (!delta || !keys || !meta) {
+        rc = mxr_err_set(err, "M_UNKNOWN", "out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *id = json_string_value(json_array_get(ids, i));
-        const struct evc_entry *e = id ? evc_get(&run->cache, id) : NULL;
-        if (run->cache.failed) {
-            free(delta);
-            *err = run->cache.err;
-            return -1;
+        int r2 = id ? mxr_store_event_meta(run->txn, id, meta, err) : MXR_STORE_NOT_FOUND;
+        if (r2 < 0) {
+            rc = -1;
+            goto out;
         }
-        if (!e || (e->flags & MXR_STORE_REJECTED) || !e->ev.state_key ||
-            strcmp(rooms_room_of(&e->ev), rooms_room_of(&it->ev)) != 0) {
+        if (r2 == MXR_STORE_NOT_FOUND || (meta->flags & MXR_STORE_REJECTED) || !meta->is_state ||
+            strcmp(meta->room_id, rooms_room_of(&it->ev)) != 0) {
             if (it->given_left_out++ == 0)
                 snprintf(it->given_first_left_out, sizeof it->given_first_left_out, "%s", id ? id : "(not a string)");
             continue;
         }
-        delta[m++] = (struct mxr_store_state_entry){ e->ev.type, e->ev.state_key, e->ev.event_id };
+        if (!(keys[2 * m] = strdup(meta->type)) || !(keys[2 * m + 1] = strdup(meta->state_key))) {
+            rc = mxr_err_set(err, "M_UNKNOWN", "out of memory");
+            m++;
+            goto out;
+        }
+        delta[m] = (struct mxr_store_state_entry){ keys[2 * m], keys[2 * m + 1], id };
+        m++;
     }
-    int rc = mxr_store_state_group_new(run->txn, 0, delta, m, out, err);
+    rc = mxr_store_state_group_new(run->txn, 0, delta, m, out, err);
+out:
+    for (size_t i = 0; keys && i < 2 * m; i++)
+        free(keys[i]);
+    free(keys);
     free(delta);
+    free(meta);
     return rc;
 }
 
@@ -457,7 +474,7 @@ static int check_auth_events(struct run *run, struct item *it, struct mxr_err *w
     return 0;
 }
 
-int pipeline_process(struct run *run, struct item *it, struct mxr_err *err)
+static int process(struct run *run, struct item *it, struct mxr_err *err)
 {
     const struct mxr_event *ev = &it->ev;
     const char *room_id = rooms_room_of(ev);
@@ -615,11 +632,9 @@ done:
     return rc;
 }
 
-void pipeline_notify(struct mxr_rooms *r, const char *origin, struct item *it)
+static void notice_of(struct mxr_rooms_notice *nt, const char *origin, struct item *it)
 {
-    if (!r->notify || !it->stored_now || !it->loaded)
-        return;
-    struct mxr_rooms_notice nt = {
+    *nt = (struct mxr_rooms_notice){
         .room_id = rooms_room_of(&it->ev),
         .event_id = it->ev.event_id,
         .outcome = it->res->outcome,
@@ -631,6 +646,25 @@ void pipeline_notify(struct mxr_rooms *r, const char *origin, struct item *it)
         .missing_prevs = (const char *const *)it->missing,
         .n_missing_prevs = it->n_missing,
     };
+}
+
+int pipeline_process(struct run *run, struct item *it, struct mxr_err *err)
+{
+    if (process(run, it, err) < 0)
+        return -1;
+    if (!run->r->in_commit || !it->stored_now || !it->loaded)
+        return 0;
+    struct mxr_rooms_notice nt;
+    notice_of(&nt, run->origin, it);
+    return run->r->in_commit(run->r->in_commit_ctx, run->txn, &nt, err);
+}
+
+void pipeline_notify(struct mxr_rooms *r, const char *origin, struct item *it)
+{
+    if (!r->notify || !it->stored_now || !it->loaded)
+        return;
+    struct mxr_rooms_notice nt;
+    notice_of(&nt, origin, it);
     r->notify(r->notify_ctx, &nt);
 }
 

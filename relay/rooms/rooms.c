@@ -54,6 +54,8 @@ struct mxr_rooms *mxr_rooms_new(const struct mxr_rooms_deps *deps, struct mxr_er
     r->clock_ctx = deps->clock_ctx;
     r->notify = deps->notify;
     r->notify_ctx = deps->notify_ctx;
+    r->in_commit = deps->in_commit;
+    r->in_commit_ctx = deps->in_commit_ctx;
     snprintf(r->default_version, sizeof r->default_version, "%s", ver);
     return r;
 }

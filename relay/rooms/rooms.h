@@ -110,6 +110,16 @@ struct mxr_rooms_notice {
  * store transaction. */
 typedef void (*mxr_rooms_notify_fn)(void *ctx, const struct mxr_rooms_notice *n);
 
+/* Runs inside the write transaction that stores the event, once per event
+ * stored (the same notice as the notify hook will get, with the verdict),
+ * so that what must not be lost with the event commits with it: the
+ * outbound queue (a crash between two commits would lose the delivery).
+ * It may only read and write through txn (on the store's writer thread),
+ * must be quick, and may be run again from the start when the store
+ * retries the batch. -1 fails the whole write (nothing is stored). */
+typedef int (*mxr_rooms_in_commit_fn)(void *ctx, struct mxr_store_txn *txn, const struct mxr_rooms_notice *n,
+                                      struct mxr_err *err);
+
 /* ------------------------------------------------------------------------ */
 /* Context                                                                  */
 
@@ -127,6 +137,8 @@ struct mxr_rooms_deps {
     void *clock_ctx;
     mxr_rooms_notify_fn notify;           /* may be NULL */
     void *notify_ctx;
+    mxr_rooms_in_commit_fn in_commit;     /* may be NULL */
+    void *in_commit_ctx;
     const char *default_room_version;     /* for new rooms; NULL: MXR_DEFAULT_ROOM_VERSION ("11") */
 };
 
@@ -234,6 +246,8 @@ struct mxr_rooms_create_opts {
      * handshake (the outbound side), which the caller runs afterwards. */
     const char *const *invite;
     size_t n_invite;
+    bool is_direct;                        /* the invites carry content.is_direct: true (create_room.yaml) */
+    json_t *creator_content;               /* extra content of the creator's join (displayname, avatar_url), may be NULL */
 };
 
 /* Creates a room for our user `creator` with createRoom's event sequence:

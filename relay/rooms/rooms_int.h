@@ -26,6 +26,8 @@ struct mxr_rooms {
     void *clock_ctx;
     mxr_rooms_notify_fn notify;
     void *notify_ctx;
+    mxr_rooms_in_commit_fn in_commit;
+    void *in_commit_ctx;
     char default_version[MXR_STORE_VERSION_MAX + 1];
 };
 
@@ -149,6 +151,7 @@ struct item {
 /* One write attempt: everything a store write callback needs. */
 struct run {
     struct mxr_rooms *r;
+    const char *origin;                /* the delivering server; NULL for our own events */
     struct mxr_store_txn *txn;
     struct evcache cache;
     int64_t now;
@@ -161,8 +164,9 @@ void item_release(struct item *it);
 void result_set(struct mxr_pdu_result *res, enum mxr_pdu_outcome o, enum mxr_rooms_phase p, const char *errcode,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* Phases AUTH_EVENTS .. PERSIST for one item inside a write transaction.
- * The verdict goes to it->res; -1 only for a store failure (err). */
+/* Phases AUTH_EVENTS .. PERSIST for one item inside a write transaction,
+ * then the in-commit hook when the item was stored. The verdict goes to
+ * it->res; -1 only for a store failure or the hook's (err). */
 int pipeline_process(struct run *run, struct item *it, struct mxr_err *err);
 
 /* Loads pdu into it for rv (after the format check). 0 or -1 (err). */

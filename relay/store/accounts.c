@@ -7,6 +7,8 @@
 #include <sodium.h>
 #include <stdio.h>
 
+#include "relay/store/e2ee.h"
+#include "relay/store/edus.h"
 #include "relay/store/store_int.h"
 
 static int user_ok(struct mxr_store_txn *t, const char *user_id, struct mxr_err *err)
@@ -268,7 +270,10 @@ int mxr_store_device_delete(struct mxr_store_txn *t, const char *user_id, const 
     int rc = mxr_store_device_get(t, user_id, device_id, &d, err);
     if (rc)
         return rc;
-    if (token_revoke(t, &d, err))
+    /* its E2EE keys go with it (and the user moves on the device-list stream),
+     * and its undelivered to-device messages */
+    if (token_revoke(t, &d, err) || mxr_store_e2ee_device_delete(t, user_id, device_id, err) ||
+        mxr_store_todevice_clear(t, user_id, device_id, err))
         return -1;
     struct skey k;
     if (device_key(t, &k, user_id, device_id, err))

@@ -31,6 +31,22 @@ int mxr_store_remote_invite_put(struct mxr_store_txn *t, const char *user_id, co
     return rc < 0 ? -1 : 0;
 }
 
+int mxr_store_remote_invite_get(struct mxr_store_txn *t, const char *user_id, const char *room_id,
+                                char event_id[MXR_STORE_ID_MAX + 1], struct mxr_err *err)
+{
+    struct skey k;
+    MDB_val v;
+    if (st_ok(t, err) || invite_key(t, &k, user_id, room_id, err))
+        return -1;
+    int rc = st_get(t, T_USERROOM_REMOTEINVITE, &k, &v, err);
+    if (rc)
+        return rc;
+    struct srd r = srd_make(v.mv_data, v.mv_size);
+    srd_u64(&r);
+    srd_str8(&r, event_id, MXR_STORE_ID_MAX + 1);
+    return r.bad ? st_fail(t, err, "M_UNKNOWN", "store: remote invite row malformed") : 0;
+}
+
 int mxr_store_remote_invite_del(struct mxr_store_txn *t, const char *user_id, const char *room_id,
                                 struct mxr_err *err)
 {

@@ -18,6 +18,9 @@
  * stream (mxr_store_stream_head moves past it). */
 int mxr_store_remote_invite_put(struct mxr_store_txn *txn, const char *user_id, const char *room_id,
                                 const char *event_id, const char *stripped_json, size_t len, struct mxr_err *err);
+/* The pending invite's event ID: 0, MXR_STORE_NOT_FOUND, or -1. */
+int mxr_store_remote_invite_get(struct mxr_store_txn *txn, const char *user_id, const char *room_id,
+                                char event_id[MXR_STORE_ID_MAX + 1], struct mxr_err *err);
 /* 0, MXR_STORE_NOT_FOUND, or -1. */
 int mxr_store_remote_invite_del(struct mxr_store_txn *txn, const char *user_id, const char *room_id,
                                 struct mxr_err *err);

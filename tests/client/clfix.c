@@ -83,8 +83,14 @@ void clfix_open(struct clfix *f, const char *extra_yaml)
              "server_name: \"" CLFIX_SERVER "\"\n"
              "listeners: [{type: http, bind_address: 127.0.0.1, port: 0}]\n"
              "data_dir: \"%s\"\n"
-             "%s",
-             f->dir, extra_yaml ? extra_yaml : "");
+             "%s%s",
+             f->dir,
+             /* the clock stands still here, so buckets would never refill:
+              * rate limits are off unless a test configures them */
+             extra_yaml && strstr(extra_yaml, "ratelimit_") ? ""
+                 : "ratelimit_login_per_minute: 0\nratelimit_registration_per_minute: 0\n"
+                   "ratelimit_message_per_minute: 0\n",
+             extra_yaml ? extra_yaml : "");
     struct mxr_err err = {0};
     if (mxr_config_load_string(&f->cfg, yaml, strlen(yaml), "clfix", &err) < 0)
         fail_msg("config: %s", err.msg);

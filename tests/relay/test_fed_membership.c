@@ -88,14 +88,23 @@ static void join_handshake(void **state)
     /* joins-v2.yaml: servers_in_room is required when members_omitted */
     if (json_is_true(json_object_get(r->json, "members_omitted")))
         assert_true(rfx_array_has(json_object_get(r->json, "servers_in_room"), "a.test"));
-    json_decref(ev);
     assert_string_equal(rfx_membership(&t->f.rf, t->room, BOB), "join");
     /* omit_members must be a boolean */
     snprintf(target, sizeof target, FED2 "/send_join/%s/%s?omit_members=maybe", fedfix_q(t->room), fedfix_q(id));
     assert_matrix_error(fedfix_req(&t->f, "b.test", "PUT", target, t->empty), 400, "M_INVALID_PARAM", NULL);
-    /* v1 send_join was removed (v1.18) */
+    /* v1 send_join (removed in v1.18, still called by older servers): the
+     * same join, answered [200, {origin, auth_chain, state}] */
     snprintf(target, sizeof target, FED1 "/send_join/%s/%s", fedfix_q(t->room), fedfix_q(id));
-    assert_matrix_error(fedfix_req(&t->f, "b.test", "PUT", target, t->empty), 404, "M_UNRECOGNIZED", NULL);
+    r = fedfix_req(&t->f, "b.test", "PUT", target, ev);
+    assert_int_equal(r->status, 200);
+    assert_true(json_is_array(r->json));
+    assert_int_equal(json_array_size(r->json), 2);
+    assert_int_equal(json_integer_value(json_array_get(r->json, 0)), 200);
+    json_t *v1 = json_array_get(r->json, 1);
+    assert_true(json_is_array(json_object_get(v1, "state")));
+    assert_true(json_is_array(json_object_get(v1, "auth_chain")));
+    assert_null(json_object_get(v1, "members_omitted"));
+    json_decref(ev);
 }
 
 static void make_join_failures(void **state)
@@ -137,6 +146,13 @@ static void leave_handshake(void **state)
     r = fedfix_req(&t->f, "b.test", "PUT", target, ev);
     assert_int_equal(r->status, 200);
     assert_int_equal(json_object_size(r->json), 0);
+    /* v1 send_leave: [200, {}] */
+    snprintf(target, sizeof target, FED1 "/send_leave/%s/%s", fedfix_q(t->room), fedfix_q(id));
+    r = fedfix_req(&t->f, "b.test", "PUT", target, ev);
+    assert_int_equal(r->status, 200);
+    assert_true(json_is_array(r->json));
+    assert_int_equal(json_integer_value(json_array_get(r->json, 0)), 200);
+    assert_int_equal(json_object_size(json_array_get(r->json, 1)), 0);
     json_decref(ev);
     assert_string_equal(rfx_membership(&t->f.rf, t->room, BOB), "leave");
 }

@@ -12,6 +12,7 @@
 
 #include "fedfix.h"
 #include "relay/store/accounts.h"
+#include "relay/store/e2ee.h"
 
 #define FED "/_matrix/federation/v1"
 
@@ -102,11 +103,19 @@ struct seed {
     const char *room;
 };
 
-/* What the client API would have stored: alice's profile, a device, an alias. */
+#define LAPTOP_KEYS "{\"user_id\":\"@alice:a.test\",\"device_id\":\"LAPTOP\",\"algorithms\":" \
+                    "[\"m.olm.v1.curve25519-aes-sha2\"],\"keys\":{\"ed25519:LAPTOP\":\"k\"},\"signatures\":{}}"
+
+/* What the client API would have stored: alice's profile, a device without
+ * keys and one with, an alias. */
 static int seed_write(struct mxr_store_txn *txn, void *arg, struct mxr_err *err)
 {
     struct seed *sd = arg;
     const char *profile = "{\"displayname\":\"Alice\",\"avatar_url\":\"mxc://a.test/x\"}";
+    uint8_t hash2[MXR_STORE_TOKEN_HASH] = { 2 };
+    if (mxr_store_device_login(txn, ALICE, "LAPTOP", NULL, hash2, FIXTURE_T0, "127.0.0.1", err) < 0 ||
+        mxr_store_device_keys_put(txn, ALICE, "LAPTOP", LAPTOP_KEYS, strlen(LAPTOP_KEYS), err) < 0)
+        return -1;
     uint8_t hash[MXR_STORE_TOKEN_HASH] = { 1 };
     bool created;
     if (mxr_store_profile_put(txn, ALICE, profile, strlen(profile), err) < 0 ||
@@ -143,12 +152,14 @@ static void from_the_client_tables(void **state)
 
     r = fedfix_get(f, "b.test", FED "/user/devices/%s", fedfix_q(ALICE));
     assert_int_equal(r->status, 200);
-    assert_json(r->json, "{\"user_id\":\"@alice:a.test\",\"stream_id\":0,\"devices\":[{\"device_id\":\"PHONE\","
-                         "\"keys\":{},\"device_display_name\":\"alice's phone\"}]}");
+    /* user_devices.yaml: keys is a required DeviceKeys object, so PHONE,
+     * which has none yet, is not listed */
+    assert_json(r->json, "{\"user_id\":\"@alice:a.test\",\"stream_id\":0,\"devices\":[{\"device_id\":\"LAPTOP\","
+                         "\"keys\":" LAPTOP_KEYS "}]}");
     json_t *q = json_pack("{s:{s:[]}}", "device_keys", ALICE);
     r = fedfix_req(f, "b.test", "POST", FED "/user/keys/query", q);
     json_decref(q);
-    assert_json(r->json, "{\"device_keys\":{\"@alice:a.test\":{}}}");
+    assert_json(r->json, "{\"device_keys\":{\"@alice:a.test\":{\"LAPTOP\":" LAPTOP_KEYS "}}}");
 }
 
 static void public_rooms(void **state)

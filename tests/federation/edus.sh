@@ -1,0 +1,4 @@
+#!/bin/sh
+# Typing, receipts and to-device messages between two spawned relays: see edus.py.
+[ -x /usr/bin/python3 ] || { echo "SKIP: /usr/bin/python3 is not installed"; exit 77; }
+exec /usr/bin/python3 "${MXR_SRCDIR:-$(dirname "$0")/../..}/tests/federation/edus.py"

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "mxr/ids.h"
+#include "relay/client/aliases.h"
+#include "relay/federation/inbound.h"
 
 struct publish_arg {
     const char *room_id;
@@ -112,4 +114,37 @@ void cl_h_directory_put(struct mxr_request *req, struct mxr_response *resp)
         return;
     }
     mxr_resp_json(resp, 200, json_object());
+}
+
+/* The `server` query parameter of /publicRooms (list_public_rooms.yaml):
+ * absent or this server lists ours. SEAM: there is no outbound federation
+ * publicRooms, so another server's directory is answered 502. */
+static bool server_is_local(struct mxr_request *req, struct mxr_response *resp)
+{
+    const struct mxr_client *c = cl_of(req);
+    const char *server = mxr_req_query(req, "server");
+    if (!server || !strcmp(server, c->server_name))
+        return true;
+    if (!mxr_id_valid_server_name(server))
+        mxr_resp_error(resp, 400, "M_INVALID_PARAM", "server '%s' is not a server name", server);
+    else
+        mxr_resp_error(resp, 502, "M_UNKNOWN", "listing the directory of %s (federation publicRooms) is not "
+                       "supported by this server", server);
+    return false;
+}
+
+/* GET /publicRooms?limit=&since=&server= (getPublicRooms). The chunk entries
+ * (public_rooms_chunk.yaml) and pagination are those the federation
+ * publicRooms serves (relay/federation/directory.c), built once there. */
+void cl_h_public_rooms_get(struct mxr_request *req, struct mxr_response *resp)
+{
+    if (server_is_local(req, resp))
+        mxr_handle_public_rooms_get(req, resp);
+}
+
+/* POST /publicRooms?server= {limit, since, filter, ...} (queryPublicRooms). */
+void cl_h_public_rooms_post(struct mxr_request *req, struct mxr_response *resp)
+{
+    if (server_is_local(req, resp))
+        mxr_handle_public_rooms_post(req, resp);
 }

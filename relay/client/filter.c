@@ -1,8 +1,9 @@
 /* Filters (client-server API "Filtering", filter.yaml, sync_filter.yaml):
  * stored per user, referenced by ID or given inline to /sync. Applied: room
  * lists (rooms, not_rooms, include_leave), the timeline limit and event
- * type/sender lists of timeline, state and account data. Ignored (accepted):
- * event_fields, event_format, lazy_load_members, contains_url. */
+ * type/sender lists of timeline, state and account data; the state
+ * filter's lazy_load_members is read by sync.c. Ignored (accepted):
+ * event_fields, event_format, include_redundant_members, contains_url. */
 #include "relay/client/client_int.h"
 
 #include <inttypes.h>

@@ -2,8 +2,10 @@
  * /_matrix/client/v3 and under the legacy /_matrix/client/r0 prefix, which
  * older clients (matrix-nio 0.20) still use; r0 and v3 share their shapes
  * for everything served here. */
+#include "relay/client/aliases.h"
 #include "relay/client/client_int.h"
 #include "relay/client/ephemeral.h"
+#include "relay/client/presence.h"
 #include "relay/client/pushrules.h"
 
 #define AUTH MXR_ROUTE_CLIENT_AUTH
@@ -61,6 +63,12 @@ static const struct mxr_route ROUTES[] = {
     CS("GET", "/joined_rooms", cl_h_joined_rooms, AUTH),
     CS("GET", "/directory/list/room/{roomId}", cl_h_directory_get, 0),
     CS("PUT", "/directory/list/room/{roomId}", cl_h_directory_put, AUTH),
+    CS("PUT", "/directory/room/{roomAlias}", cl_h_alias_put, AUTH | JSON),
+    CS("GET", "/directory/room/{roomAlias}", cl_h_alias_get, 0),
+    CS("DELETE", "/directory/room/{roomAlias}", cl_h_alias_delete, AUTH),
+    CS("GET", "/rooms/{roomId}/aliases", cl_h_room_aliases, AUTH),
+    CS("GET", "/publicRooms", cl_h_public_rooms_get, 0),
+    CS("POST", "/publicRooms", cl_h_public_rooms_post, AUTH | JSON),
 
     CS("GET", "/profile/{userId}", cl_h_profile, 0),
     CS("GET", "/profile/{userId}/{keyName}", cl_h_profile_get_field, 0),
@@ -87,6 +95,8 @@ static const struct mxr_route ROUTES[] = {
     CS("PUT", "/rooms/{roomId}/typing/{userId}", cl_h_typing, AUTH | JSON),
     CS("POST", "/rooms/{roomId}/receipt/{receiptType}/{eventId}", cl_h_receipt, AUTH),
     CS("POST", "/rooms/{roomId}/read_markers", cl_h_read_markers, AUTH | JSON),
+    CS("PUT", "/presence/{userId}/status", cl_h_presence_put, AUTH | JSON),
+    CS("GET", "/presence/{userId}/status", cl_h_presence_get, AUTH),
 
     CS("POST", "/keys/upload", cl_h_keys_upload, AUTH | JSON),
     CS("POST", "/keys/query", cl_h_keys_query, AUTH | JSON),

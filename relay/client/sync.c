@@ -1,17 +1,23 @@
 /* GET /sync (client-server API "Syncing", sync.yaml): initial and
  * incremental, long-polling, filters.
  *
- * Tokens: next_batch is "s<E>_<A>": E the event stream position (the
- * store's, shared by every room's timeline) and A the account-data stream
- * position, both "everything up to here was delivered". prev_batch is
+ * Tokens: next_batch is "s<E>_<A>_<D>_<T>_<R>_<Y>_<P>": E the event stream
+ * position (the store's, shared by every room's timeline) and A the
+ * account-data stream position, both "everything up to here was
+ * delivered"; D device lists (keys.c), T R Y the ephemeral positions
+ * (ephemeral.h), P the presence position (presence.h). prev_batch is
  * "t<N>", the point just before stream position N, which /messages takes.
  *
  * A room's entry: joined rooms get the timeline after `since` (the last
  * `limit` events; `limited` when more were skipped), and `state` holding
  * the state at the start of the timeline — in full for an initial sync, a
  * room joined since `since` or full_state; else only what changed in the
- * skipped gap. Invited rooms get stripped invite_state; rooms left since
- * `since` get their timeline up to the leave.
+ * skipped gap. With the state filter's lazy_load_members (client-server API
+ * "Lazy-loading room members"), the m.room.member events in `state` are only
+ * those of the timeline's senders and the syncing user, sent on every sync
+ * that has their events (the spec allows these redundant copies, so
+ * include_redundant_members needs nothing more). Invited rooms get stripped
+ * invite_state; rooms left since `since` get their timeline up to the leave.
  */
 #include "relay/client/client_int.h"
 
@@ -22,6 +28,7 @@
 #include <time.h>
 
 #include "relay/client/ephemeral.h"
+#include "relay/client/presence.h"
 #include "relay/rooms/rooms.h"
 #include "relay/store/invites.h"
 #include "relay/server.h"
@@ -42,6 +49,9 @@ struct sync {
     struct cl_keys_sync keys;
     struct cl_eph eph;        /* to-device, typing, receipts (sync_eph.c) */
     struct mxr_edu_store *edus;
+    struct cl_presence_sync pres;   /* the top-level presence section (presence.c) */
+    bool lazy_load;           /* the state filter's lazy_load_members */
+    json_t *lazy;             /* while a room is built: member state keys to send (NULL: all) */
     size_t limit;
     json_t *join, *invite, *leave, *account_data;
     json_t *room_ad;          /* room ID -> [account data events] since since_ad */
@@ -51,8 +61,8 @@ struct sync {
 
 /* "s<E>_<A>_<D>...": up to nf decimal fields; missing trailing ones are 0
  * (older tokens stay valid). Fields: 0 events, 1 account data, 2 device
- * lists. */
-#define SYNC_TOKEN_FIELDS 6
+ * lists, 3-5 ephemeral, 6 presence. */
+#define SYNC_TOKEN_FIELDS 7
 static int parse_since(const char *s, uint64_t *f, size_t nf)
 {
     memset(f, 0, nf * sizeof *f);
@@ -144,10 +154,10 @@ struct st {
 
 static int st_add(void *arg, const char *type, const char *state_key, const char *event_id)
 {
-    (void)type;
-    (void)state_key;
     struct st *st = arg;
     if (!event_id)   /* removed from the state: nothing to send */
+        return 0;
+    if (st->s->lazy && !strcmp(type, "m.room.member") && !json_object_get(st->s->lazy, state_key))
         return 0;
     json_t *ev = cl_client_event(st->s->t, event_id, &st->s->viewer, 0, &st->s->err);
     if (!ev) {
@@ -206,6 +216,38 @@ static int state_at_stream(struct sync *s, const char *room_id, uint64_t at, uin
     return mxr_store_event_state(s->t, l.id, &before, group, &s->err) == 0 ? 0 : -1;
 }
 
+/* Lazy-loading: the members of the timeline's senders (and the syncing
+ * user) at the start of the timeline that the section lacks -- an
+ * incremental sync's gap holds only what changed. */
+static int lazy_members(struct sync *s, uint64_t start, struct st *st)
+{
+    json_t *have = json_object();
+    size_t i;
+    json_t *ev;
+    json_array_foreach(st->events, i, ev) {
+        const char *key = json_string_value(json_object_get(ev, "state_key"));
+        if (key && !strcmp(json_string_value(json_object_get(ev, "type")), "m.room.member"))
+            json_object_set_new(have, key, json_true());
+    }
+    const char *user;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(s->lazy, user, v) {
+        char id[MXR_STORE_ID_MAX + 1];
+        if (json_object_get(have, user))
+            continue;
+        rc = mxr_store_state_get(s->t, start, "m.room.member", user, id, &s->err);
+        if (rc == MXR_STORE_NOT_FOUND) {   /* joined inside the timeline: its own event tells */
+            rc = 0;
+            continue;
+        }
+        if (rc < 0 || st_add(st, "m.room.member", user, id) || st->failed)
+            break;
+    }
+    json_decref(have);
+    return rc < 0 ? -1 : 0;
+}
+
 /* The `state` section: everything at the start of the timeline (full), or
  * what changed between `since` and it (gap). */
 static json_t *state_section(struct sync *s, const char *room_id, const struct tl *tl, const char *upper_event,
@@ -223,6 +265,8 @@ static json_t *state_section(struct sync *s, const char *room_id, const struct t
         else if (rc == 0)
             rc = mxr_store_state_diff(s->t, then, start, st_add, &st, &s->err);
     }
+    if (rc == 0 && !st.failed && s->lazy)
+        rc = lazy_members(s, start, &st);
     if (rc < 0 || st.failed) {
         json_decref(st.events);
         return NULL;
@@ -297,7 +341,20 @@ static int sync_joined(struct sync *s, const char *room_id, uint64_t member_stre
         json_decref(tl.events);
         return eph ? (json_decref(eph), 0) : -1;
     }
+    if (s->lazy_load) {
+        s->lazy = json_object();
+        json_object_set_new(s->lazy, s->req->user_id, json_true());
+        size_t i;
+        json_t *ev;
+        json_array_foreach(tl.events, i, ev) {
+            const char *sender = json_string_value(json_object_get(ev, "sender"));
+            if (sender)
+                json_object_set_new(s->lazy, sender, json_true());
+        }
+    }
     json_t *state = state_section(s, room_id, &tl, NULL, fresh);
+    json_decref(s->lazy);
+    s->lazy = NULL;
     json_t *sum = state ? summary(s, room_id) : NULL;
     if (!sum) {
         json_decref(state);
@@ -461,7 +518,9 @@ static int compute(struct sync *s)
         cl_keys_sync(s->t, s->req->user_id, s->req->device_id, s->initial, s->since_dl, s->since_ev, s->head_ev,
                      &s->keys, &s->err) < 0 ||
         cl_eph_collect(&s->eph, s->t, s->edus, s->req->user_id, s->req->device_id, s->initial, &s->err) < 0 ||
-        mxr_store_user_rooms(s->t, s->req->user_id, NULL, list_room, &rl, &s->err) < 0)
+        mxr_store_user_rooms(s->t, s->req->user_id, NULL, list_room, &rl, &s->err) < 0 ||
+        cl_presence_sync(&s->pres, s->t, s->edus, s->c->server_name, s->req->user_id, s->initial, s->viewer.now,
+                         &s->f.presence, &s->err) < 0)
         goto out;
     size_t i;
     json_t *pair;
@@ -486,7 +545,8 @@ static int compute(struct sync *s)
     }
     if (mxr_store_remote_invites(s->t, s->req->user_id, remote_invite, s, &s->err) < 0)
         goto out;
-    if (json_array_size(s->keys.changed) || json_array_size(s->keys.left) || json_array_size(s->eph.to_device))
+    if (json_array_size(s->keys.changed) || json_array_size(s->keys.left) || json_array_size(s->eph.to_device) ||
+        json_array_size(s->pres.events))
         s->any = true;
     rc = 0;
 out:
@@ -506,18 +566,21 @@ static void release(struct sync *s)
     s->join = s->invite = s->leave = s->account_data = s->room_ad = NULL;
     cl_keys_sync_free(&s->keys);
     cl_eph_release(&s->eph);
+    cl_presence_sync_free(&s->pres);
 }
 
 static json_t *response(struct sync *s)
 {
-    char next[160];
-    snprintf(next, sizeof next, "s%" PRIu64 "_%" PRIu64 "_%" PRIu64 "_%" PRIu64 "_%" PRIu64 "_%" PRIu64, s->head_ev,
-             s->head_ad, s->keys.head, s->eph.head_td, s->eph.head_rc, s->eph.head_ty);
+    char next[192];
+    snprintf(next, sizeof next, "s%" PRIu64 "_%" PRIu64 "_%" PRIu64 "_%" PRIu64 "_%" PRIu64 "_%" PRIu64 "_%" PRIu64,
+             s->head_ev, s->head_ad, s->keys.head, s->eph.head_td, s->eph.head_rc, s->eph.head_ty, s->pres.head);
+    json_t *pres = s->pres.events ? s->pres.events : json_array();
+    s->pres.events = NULL;
     json_t *td = s->eph.to_device ? s->eph.to_device : json_array();
     s->eph.to_device = NULL;
-    json_t *body = json_pack("{s:s, s:{s:o, s:o, s:o, s:{}}, s:{s:[]}, s:o, s:{s:o}, s:{s:o, s:o}, s:o, s:o}",
+    json_t *body = json_pack("{s:s, s:{s:o, s:o, s:o, s:{}}, s:{s:o}, s:o, s:{s:o}, s:{s:o, s:o}, s:o, s:o}",
                              "next_batch", next, "rooms", "join", s->join, "invite", s->invite, "leave", s->leave,
-                             "knock", "presence", "events", "account_data", s->account_data, "to_device",
+                             "knock", "presence", "events", pres, "account_data", s->account_data, "to_device",
                              "events", td, "device_lists", "changed", s->keys.changed, "left", s->keys.left,
                              "device_one_time_keys_count", s->keys.otk_counts, "device_unused_fallback_key_types",
                              s->keys.fallback_types);
@@ -548,6 +611,7 @@ void cl_h_sync(struct mxr_request *req, struct mxr_response *resp)
     }
     s.since_ev = tok[0], s.since_ad = tok[1], s.since_dl = tok[2];
     s.eph.since_td = tok[3], s.eph.since_rc = tok[4], s.eph.since_ty = tok[5];
+    s.pres.since = tok[6];
     s.edus = req->srv ? req->srv->edus : NULL;
     /* The token acknowledges the to-device messages it covers. */
     if (cl_eph_ack(c, req->user_id, req->device_id, s.eph.since_td, &s.err) < 0) {
@@ -578,6 +642,9 @@ void cl_h_sync(struct mxr_request *req, struct mxr_response *resp)
     mxr_store_read_end(t);
     if (rc < 0)
         return;
+    /* filter.yaml RoomEventFilter: lazy_load_members applies to `state`. */
+    s.lazy_load = json_is_true(
+        json_object_get(json_object_get(json_object_get(s.f.json, "room"), "state"), "lazy_load_members"));
     s.limit = s.f.timeline.limit >= 0 ? (size_t)s.f.timeline.limit : DEFAULT_TIMELINE_LIMIT;
     if (s.limit > MAX_TIMELINE_LIMIT)
         s.limit = MAX_TIMELINE_LIMIT;

@@ -11,33 +11,11 @@
 # when that exists); set MXR_CONFORMANCE_STRICT=1 to turn skips of
 # unimplemented endpoints into failures.
 # Skips (77) when /usr/bin/python3, one of its modules, or openssl is missing.
-PY=/usr/bin/python3
-if [ ! -x "$PY" ]; then
-    echo "SKIP: $PY not found"
-    exit 77
-fi
-for m in signedjson canonicaljson nacl yaml jsonschema; do
-    if ! "$PY" -c "import $m" 2>/dev/null; then
-        echo "SKIP: Python module $m is not installed for $PY"
-        exit 77
-    fi
-done
-if ! command -v openssl >/dev/null 2>&1; then
-    echo "SKIP: openssl not found"
-    exit 77
-fi
-srcdir=${MXR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-mxrelay=${MXR_BUILDDIR:-.}/mxrelay
-if [ ! -x "$mxrelay" ]; then
-    echo "FAIL: $mxrelay not built"
-    exit 1
-fi
-export PYTHONDONTWRITEBYTECODE=1
+. "$(dirname "$0")/preflight.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mxr-conformance-check.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 run="$srcdir/conformance/run"
 extra=""
-[ -z "$MXR_SPEC_DIR" ] && [ -d "$srcdir/../shared/spec/data/api" ] && MXR_SPEC_DIR="$srcdir/../shared/spec"
 [ -n "$MXR_SPEC_DIR" ] && extra="$extra --spec-dir $MXR_SPEC_DIR"
 [ "$MXR_CONFORMANCE_STRICT" = 1 ] && extra="$extra --strict"
 

@@ -6,35 +6,13 @@
 # (the scenarios start their own); the relays' logs are scanned for
 # sanitizer reports. Skips (77) like check.sh when Python modules or openssl
 # are missing.
-PY=/usr/bin/python3
-if [ ! -x "$PY" ]; then
-    echo "SKIP: $PY not found"
-    exit 77
-fi
-for m in signedjson canonicaljson nacl yaml jsonschema; do
-    if ! "$PY" -c "import $m" 2>/dev/null; then
-        echo "SKIP: Python module $m is not installed for $PY"
-        exit 77
-    fi
-done
-if ! command -v openssl >/dev/null 2>&1; then
-    echo "SKIP: openssl not found"
-    exit 77
-fi
-srcdir=${MXR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-mxrelay=${MXR_BUILDDIR:-.}/mxrelay
-if [ ! -x "$mxrelay" ]; then
-    echo "FAIL: $mxrelay not built"
-    exit 1
-fi
-export PYTHONDONTWRITEBYTECODE=1
+. "$(dirname "$0")/preflight.sh"
 export MXR_CONFORMANCE_KEEP_CLUSTERS=1   # kept for the log scan below; removed with $tmp
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mxr-conformance-scenarios.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 status=0
 # The scenarios' client API responses are validated like check.sh's (MXR_SPEC_DIR).
 extra=""
-[ -z "$MXR_SPEC_DIR" ] && [ -d "$srcdir/../shared/spec/data/api" ] && MXR_SPEC_DIR="$srcdir/../shared/spec"
 [ -n "$MXR_SPEC_DIR" ] && extra="--spec-dir $MXR_SPEC_DIR"
 if ! "$PY" "$srcdir/conformance/run" --only-scenarios --servers 1 --mxrelay "$mxrelay" --report "$tmp/report" \
         --work-dir "$tmp/work" $extra; then

@@ -13,28 +13,7 @@
 # Skips (77) when /usr/bin/python3, one of its modules or openssl is missing,
 # or when 127.0.0.1:8448 or :8008 is taken (the embedded default has fixed
 # ports; mxrelay has no option to move them without a configuration file).
-PY=/usr/bin/python3
-if [ ! -x "$PY" ]; then
-    echo "SKIP: $PY not found"
-    exit 77
-fi
-for m in signedjson canonicaljson nacl yaml jsonschema; do
-    if ! "$PY" -c "import $m" 2>/dev/null; then
-        echo "SKIP: Python module $m is not installed for $PY"
-        exit 77
-    fi
-done
-if ! command -v openssl >/dev/null 2>&1; then
-    echo "SKIP: openssl not found"
-    exit 77
-fi
-srcdir=${MXR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
-mxrelay=$(cd "${MXR_BUILDDIR:-.}" && pwd)/mxrelay
-if [ ! -x "$mxrelay" ]; then
-    echo "FAIL: $mxrelay not built"
-    exit 1
-fi
-export PYTHONDONTWRITEBYTECODE=1
+. "$(dirname "$0")/preflight.sh"
 run="$srcdir/conformance/run"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mxr-target-mode.XXXXXX") || exit 1
 pid=

@@ -110,14 +110,8 @@ void cl_h_alias_get(struct mxr_request *req, struct mxr_response *resp)
         return;
     }
     struct mxr_err err = {0};
-    struct mxr_store_txn *t;
     char room[MXR_STORE_ID_MAX + 1];
-    if (mxr_store_read_begin(c->store, &t, &err) < 0) {
-        cl_store_error(req, resp, &err);
-        return;
-    }
-    int rc = mxr_store_alias_get(t, alias, room, &err);
-    mxr_store_read_end(t);
+    int rc = cl_alias_room(c, alias, room, &err);
     if (rc < 0)
         cl_store_error(req, resp, &err);
     else if (rc == MXR_STORE_NOT_FOUND)

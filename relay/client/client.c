@@ -269,3 +269,13 @@ int cl_write(struct mxr_client *c, mxr_store_write_fn fn, void *arg, struct mxr_
 {
     return mxr_store_write(c->store, fn, arg, err);
 }
+
+int cl_alias_room(struct mxr_client *c, const char *alias, char room_id[MXR_STORE_ID_MAX + 1], struct mxr_err *err)
+{
+    struct mxr_store_txn *t;
+    if (mxr_store_read_begin(c->store, &t, err) < 0)
+        return -1;
+    int rc = mxr_store_alias_get(t, alias, room_id, err);
+    mxr_store_read_end(t);
+    return rc;
+}

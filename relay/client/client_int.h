@@ -98,6 +98,9 @@ void cl_random_token(char *out, size_t n);
 
 /* Runs fn in a store write transaction. */
 int cl_write(struct mxr_client *c, mxr_store_write_fn fn, void *arg, struct mxr_err *err);
+/* The room a local alias names, in its own read transaction: 0,
+ * MXR_STORE_NOT_FOUND or -1 with err. */
+int cl_alias_room(struct mxr_client *c, const char *alias, char room_id[MXR_STORE_ID_MAX + 1], struct mxr_err *err);
 
 /* ---- auth.c: passwords, tokens, user-interactive auth ------------------------- */
 

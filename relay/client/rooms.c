@@ -352,14 +352,8 @@ void cl_h_join(struct mxr_request *req, struct mxr_response *resp)
         return;
     }
     struct mxr_err err = {0};
-    struct mxr_store_txn *t;
     char room_id[MXR_STORE_ID_MAX + 1];
-    if (mxr_store_read_begin(c->store, &t, &err) < 0) {
-        cl_store_error(req, resp, &err);
-        return;
-    }
-    int rc = mxr_store_alias_get(t, target, room_id, &err);
-    mxr_store_read_end(t);
+    int rc = cl_alias_room(c, target, room_id, &err);
     if (rc < 0) {
         cl_store_error(req, resp, &err);
         return;
@@ -548,13 +542,7 @@ void cl_h_knock(struct mxr_request *req, struct mxr_response *resp)
     if (target && target[0] == '!' && mxr_id_check_room(target, MXR_ID_ANY_FORMAT, NULL) == 0) {
         snprintf(room_id, sizeof room_id, "%s", target);
     } else if (target && target[0] == '#' && mxr_id_check_alias(target, NULL) == 0) {
-        struct mxr_store_txn *t;
-        if (mxr_store_read_begin(c->store, &t, &err) < 0) {
-            cl_store_error(req, resp, &err);
-            return;
-        }
-        rc = mxr_store_alias_get(t, target, room_id, &err);
-        mxr_store_read_end(t);
+        rc = cl_alias_room(c, target, room_id, &err);
         if (rc < 0) {
             cl_store_error(req, resp, &err);
             return;

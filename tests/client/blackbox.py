@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,54 +23,20 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-BUILD = os.environ.get("MXR_BUILDDIR", os.getcwd())
-MXRELAY = os.path.join(BUILD, "mxrelay")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon import MXRELAY, Daemon, fail  # noqa: E402
+
 SECRET = "bb-shared-secret"
 
 
-def fail(msg, log=None):
-    print("FAIL: " + msg)
-    if log and os.path.exists(log):
-        print("---- daemon log")
-        print(open(log).read())
-    sys.exit(1)
+def open_registration(text):
+    text = re.sub(r"(?m)^registration_enabled:.*$", "registration_enabled: true", text)
+    return text + "\nregistration_shared_secret: \"%s\"\n" % SECRET
 
 
-class Server:
+class Server(Daemon):
     def __init__(self, tmp):
-        self.tmp = tmp
-        self.cfg = os.path.join(tmp, "hs.yaml")
-        self.log = os.path.join(tmp, "hs.log")
-        subprocess.run([MXRELAY, "--generate-config", "--server-name", "hs.test", "--data-dir",
-                        os.path.join(tmp, "data"), "--config", self.cfg], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        text = open(self.cfg).read()
-        text = re.sub(r"port: \d+}", "port: 0}", text)
-        text = re.sub(r"(?m)^registration_enabled:.*$", "registration_enabled: true", text)
-        text += "\nregistration_shared_secret: \"%s\"\n" % SECRET
-        open(self.cfg, "w").write(text)
-
-    def start(self):
-        self.proc = subprocess.Popen([MXRELAY, "--config", self.cfg], stderr=open(self.log, "w"))
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            text = open(self.log).read()
-            if re.search(r"\] ready$", text, re.M):
-                m = re.search(r"listening on http://127\.0\.0\.1:(\d+)$", text, re.M)
-                if not m:
-                    fail("no plain HTTP listener logged", self.log)
-                self.base = "http://127.0.0.1:%s" % m.group(1)
-                return
-            if self.proc.poll() is not None:
-                fail("mxrelay exited during start-up", self.log)
-            time.sleep(0.05)
-        fail("mxrelay not ready", self.log)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=20)
-        if rc != 0:
-            fail("mxrelay exited with %d after SIGTERM" % rc, self.log)
+        super().__init__(tmp, open_registration)
 
     def call(self, method, path, body=None, token=None, expect=200):
         data = None if body is None else json.dumps(body).encode()

@@ -7,65 +7,24 @@ import json
 import math
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 
-BUILD = os.environ.get("MXR_BUILDDIR", os.getcwd())
-MXRELAY = os.path.join(BUILD, "mxrelay")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon import MXRELAY, Daemon, fail  # noqa: E402
+
 V3 = "/_matrix/client/v3"
 
 
-def fail(msg, log=None):
-    print("FAIL: " + msg)
-    if log and os.path.exists(log):
-        print("---- daemon log")
-        print(open(log).read())
-    sys.exit(1)
-
-
-class Server:
-    """The daemon of --generate-config on a random plain HTTP port, with
-    the login limit set to 2 per minute."""
-
-    def __init__(self, tmp):
-        self.cfg = os.path.join(tmp, "hs.yaml")
-        self.log = os.path.join(tmp, "hs.log")
-        subprocess.run([MXRELAY, "--generate-config", "--server-name", "hs.test", "--data-dir",
-                        os.path.join(tmp, "data"), "--config", self.cfg], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        text = open(self.cfg).read()
-        for opt in ("ratelimit_login_per_minute", "ratelimit_login_burst"):
-            if not re.search(r"(?m)^%s: " % opt, text):
-                fail("the generated configuration does not set %s" % opt)
-            text = re.sub(r"(?m)^%s:.*$" % opt, "%s: 2" % opt, text)
-        text = re.sub(r"port: \d+}", "port: 0}", text)
-        open(self.cfg, "w").write(text)
-
-    def start(self):
-        self.proc = subprocess.Popen([MXRELAY, "--config", self.cfg], stderr=open(self.log, "w"))
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            text = open(self.log).read()
-            if re.search(r"\] ready$", text, re.M):
-                m = re.search(r"listening on http://127\.0\.0\.1:(\d+)$", text, re.M)
-                if not m:
-                    fail("no plain HTTP listener logged", self.log)
-                self.base = "http://127.0.0.1:%s" % m.group(1)
-                return
-            if self.proc.poll() is not None:
-                fail("mxrelay exited during start-up", self.log)
-            time.sleep(0.05)
-        fail("mxrelay not ready", self.log)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        if self.proc.wait(timeout=20) != 0:
-            fail("mxrelay did not stop cleanly on SIGTERM", self.log)
+def login_limit_2(text):
+    """The login limit at 2 per minute, burst 2."""
+    for opt in ("ratelimit_login_per_minute", "ratelimit_login_burst"):
+        if not re.search(r"(?m)^%s: " % opt, text):
+            fail("the generated configuration does not set %s" % opt)
+        text = re.sub(r"(?m)^%s:.*$" % opt, "%s: 2" % opt, text)
+    return text
 
 
 def call(srv, method, path, body):
@@ -82,7 +41,7 @@ def main():
     if not os.access(MXRELAY, os.X_OK):
         fail("%s is not built" % MXRELAY)
     with tempfile.TemporaryDirectory(prefix="mxr-ratelimit-") as tmp:
-        srv = Server(tmp)
+        srv = Daemon(tmp, login_limit_2)
         srv.start()
         try:
             body = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "nobody"},
